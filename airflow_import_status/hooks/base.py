@@ -1,0 +1,386 @@
+"""Shared hook plumbing: connection settings, sync and async transport, the flow driver.
+
+A vendor hook is a small adapter. It supplies:
+
+- ``parse_connection(conn)``: the Airflow connection to a frozen settings object (pure);
+- ``status_flow(settings, job)``: a *sans-I/O* generator that yields requests, receives
+  responses and returns an :class:`ImportResult` (pure parsing inside);
+- ``check_flow(settings)``: the same for ``test_connection``.
+
+The base class drives a flow either synchronously (``requests``, in workers) or
+asynchronously (``httpx``, in the triggerer), so both paths share one request builder and one
+parser, and paging, token fetches or re-authentication are written once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import ssl
+import time
+import weakref
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+
+import certifi
+import httpx
+import requests
+from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
+
+from airflow_import_status.errors import (
+    AuthenticationError,
+    BadRequestError,
+    ImportStatusError,
+    JobNotFoundError,
+    PermanentVendorError,
+    TransientVendorError,
+    VendorPayloadError,
+    snippet,
+)
+from airflow_import_status.parsing import MAX_PAYLOAD_BYTES
+from airflow_import_status.result import ImportResult
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+T = TypeVar("T")
+
+DEFAULT_TIMEOUT_SECONDS = 30.0
+"""Per-request timeout when the connection does not set ``timeout``."""
+
+
+@dataclass(frozen=True)
+class HttpRequest:
+    """One HTTP request, as built by a vendor flow."""
+
+    method: str
+    url: str
+    params: Mapping[str, str] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    json: Any = None
+    content: bytes | None = None
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """One HTTP response, header names lower-cased."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    url: str
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+Flow = Generator[Any, Any, T]
+"""A sans-I/O vendor flow: yields requests, is sent responses, returns its result."""
+
+
+@dataclass(frozen=True)
+class TransportSettings:
+    """How to reach a vendor: per-request timeout and TLS verification (on by default)."""
+
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    verify: bool = True
+    ca_bundle: str | None = None
+
+    @classmethod
+    def from_extra(cls, extra: Mapping[str, Any]) -> TransportSettings:
+        verify = extra.get("verify_ssl", True)
+        if isinstance(verify, str):
+            verify = verify.strip().lower() not in ("false", "0", "no", "off")
+        return cls(
+            timeout=float(extra.get("timeout") or DEFAULT_TIMEOUT_SECONDS),
+            verify=bool(verify),
+            ca_bundle=extra.get("ca_bundle") or None,
+        )
+
+
+class VendorSettings(Protocol):
+    """What every vendor's settings object offers the shared plumbing."""
+
+    transport: TransportSettings
+
+    def secret_values(self) -> tuple[str, ...]: ...
+
+
+SettingsT = TypeVar("SettingsT", bound=VendorSettings)
+
+
+def connection_extra(conn: Connection, conn_type: str) -> dict[str, Any]:
+    """The connection's extras, accepting both ``name`` and legacy ``extra__{type}__name`` keys."""
+    extra = dict(conn.extra_dejson or {})
+    prefix = f"extra__{conn_type}__"
+    for key in list(extra):
+        if key.startswith(prefix):
+            extra.setdefault(key[len(prefix) :], extra[key])
+    return extra
+
+
+def base_url_of(conn: Connection, default_scheme: str = "https") -> str:
+    """``scheme://host[:port][/path]`` from a connection whose host may already hold a URL."""
+    host = (conn.host or "").strip()
+    if not host:
+        raise PermanentVendorError(f"connection {conn.conn_id!r} has no host / base URL")
+    if "://" not in host:
+        scheme = conn.schema if conn.schema in ("http", "https") else default_scheme
+        host = f"{scheme}://{host}"
+    if conn.port and host.count(":") < 2:
+        scheme, _, rest = host.partition("://")
+        netloc, slash, path = rest.partition("/")
+        host = f"{scheme}://{netloc}:{conn.port}{slash}{path}"
+    return host.rstrip("/")
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` in seconds, from delta-seconds or an HTTP-date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - time.time())
+
+
+def raise_for_http_status(vendor: str, response: HttpResponse, what: str) -> None:
+    """The generic HTTP status mapping every REST vendor starts from.
+
+    ``what`` names the thing asked for (e.g. "import job 12 of list 3") for 404 messages.
+    Vendors handle their own error bodies first and call this for everything else.
+    """
+    status = response.status
+    if 200 <= status < 300:
+        return
+    quoted = snippet(response.body)
+    if status in (401, 403):
+        raise AuthenticationError(f"HTTP {status}: the vendor refused the credentials: {quoted!r}", vendor=vendor)
+    if status == 404:
+        raise JobNotFoundError(f"HTTP 404: {what} was not found: {quoted!r}", vendor=vendor)
+    if status in (400, 422):
+        raise BadRequestError(f"HTTP {status}: the vendor refused the request: {quoted!r}", vendor=vendor)
+    if status in (408, 429) or status >= 500:
+        raise TransientVendorError(
+            f"HTTP {status} from the vendor: {quoted!r}",
+            vendor=vendor,
+            retry_after=parse_retry_after(response.headers.get("retry-after")),
+        )
+    raise PermanentVendorError(f"unexpected HTTP {status}: {quoted!r}", vendor=vendor)
+
+
+_SSL_CONTEXTS: dict[str | None, ssl.SSLContext] = {}
+
+
+def shared_ssl_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """One SSL context per CA bundle per process (building one costs ~24 ms of CPU)."""
+    context = _SSL_CONTEXTS.get(ca_bundle)
+    if context is None:
+        context = ssl.create_default_context(cafile=ca_bundle or certifi.where())
+        _SSL_CONTEXTS[ca_bundle] = context
+    return context
+
+
+def _verify_option(transport: TransportSettings) -> ssl.SSLContext | bool:
+    return shared_ssl_context(transport.ca_bundle) if transport.verify else False
+
+
+_LOOP_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[TransportSettings, httpx.AsyncClient]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_async_client(transport: TransportSettings) -> httpx.AsyncClient:
+    """One ``httpx.AsyncClient`` per running event loop and transport settings.
+
+    Triggers of one triggerer share its connection pools; nothing crosses event loops
+    (``dag.test()`` and the triggerer run different loops).
+    """
+    loop = asyncio.get_running_loop()
+    clients = _LOOP_CLIENTS.setdefault(loop, {})
+    client = clients.get(transport)
+    if client is None or client.is_closed:
+        client = httpx.AsyncClient(verify=_verify_option(transport), timeout=transport.timeout)
+        clients[transport] = client
+    return client
+
+
+def _too_large(vendor: str) -> VendorPayloadError:
+    return VendorPayloadError(f"response exceeds the {MAX_PAYLOAD_BYTES}-byte cap", vendor=vendor)
+
+
+def _network_error(vendor: str, request: HttpRequest, err: Exception) -> TransientVendorError:
+    kind = "timed out" if isinstance(err, (requests.Timeout, httpx.TimeoutException)) else "failed"
+    return TransientVendorError(
+        f"{request.method} {request.url.split('?')[0]} {kind}: {type(err).__name__}: {snippet(str(err))}",
+        vendor=vendor,
+    )
+
+
+class ImportStatusHook(BaseHook, Generic[SettingsT]):
+    """Base of every vendor hook. Subclasses set the class attributes and the three adapters."""
+
+    vendor: ClassVar[str]
+    conn_name_attr: ClassVar[str]
+    default_conn_name: ClassVar[str]
+    conn_type: ClassVar[str]
+    hook_name: ClassVar[str]
+
+    def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id or self.default_conn_name
+        self._settings: SettingsT | None = None
+        self._session: requests.Session | None = None
+
+    # ----- the vendor adapter -------------------------------------------------------------
+    @classmethod
+    def parse_connection(cls, conn: Connection) -> SettingsT:
+        """Turn the Airflow connection into the vendor's settings (pure; raise on bad input)."""
+        raise NotImplementedError
+
+    def status_flow(self, settings: SettingsT, job: Mapping[str, Any]) -> Flow[ImportResult]:
+        """Yield the requests that read one import job's status; return the normalized result."""
+        raise NotImplementedError
+
+    def check_flow(self, settings: SettingsT) -> Flow[str]:
+        """Yield the requests that prove the connection works; return a message for the UI."""
+        raise NotImplementedError
+
+    @classmethod
+    def job_label(cls, job: Mapping[str, Any]) -> str:
+        """How logs and errors name one import job."""
+        return ", ".join(f"{key}={value}" for key, value in job.items())
+
+    def console_url(self, job: Mapping[str, Any]) -> str | None:
+        """A link to the job in the vendor's web console, where one is known."""
+        return None
+
+    # ----- settings -----------------------------------------------------------------------
+    def _accept_settings(self, conn: Connection) -> SettingsT:
+        settings = self.parse_connection(conn)
+        for secret in settings.secret_values():
+            if secret:
+                mask_secret(secret)
+        self._settings = settings
+        return settings
+
+    def get_settings(self) -> SettingsT:
+        """Settings from the connection (read once per hook)."""
+        if self._settings is None:
+            self._accept_settings(self.get_connection(self.conn_id))
+        assert self._settings is not None
+        return self._settings
+
+    async def aget_settings(self) -> SettingsT:
+        """Settings from the connection, resolved without blocking the event loop."""
+        if self._settings is None:
+            self._accept_settings(await self.aget_connection(self.conn_id))
+        assert self._settings is not None
+        return self._settings
+
+    # ----- transport ----------------------------------------------------------------------
+    def send(self, request: Any, settings: SettingsT) -> Any:
+        """Perform one request of a flow synchronously (HTTP by default)."""
+        if self._session is None:
+            self._session = requests.Session()
+        transport = settings.transport
+        try:
+            with self._session.request(
+                request.method,
+                request.url,
+                params=request.params,
+                headers=dict(request.headers),
+                json=request.json,
+                data=request.content,
+                timeout=transport.timeout,
+                verify=(transport.ca_bundle or True) if transport.verify else False,
+                stream=True,
+            ) as response:
+                body = bytearray()
+                for chunk in response.iter_content(64 * 1024):
+                    body += chunk
+                    if len(body) > MAX_PAYLOAD_BYTES:
+                        raise _too_large(self.vendor)
+                return HttpResponse(
+                    response.status_code,
+                    {k.lower(): v for k, v in response.headers.items()},
+                    bytes(body),
+                    response.url,
+                )
+        except requests.RequestException as err:
+            raise _network_error(self.vendor, request, err) from None
+
+    async def asend(self, request: Any, settings: SettingsT) -> Any:
+        """Perform one request of a flow with real async I/O (HTTP by default)."""
+        client = shared_async_client(settings.transport)
+        try:
+            async with client.stream(
+                request.method,
+                request.url,
+                params=request.params,
+                headers=dict(request.headers),
+                json=request.json,
+                content=request.content,
+            ) as response:
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_PAYLOAD_BYTES:
+                        raise _too_large(self.vendor)
+                return HttpResponse(
+                    response.status_code,
+                    {k.lower(): v for k, v in response.headers.items()},
+                    bytes(body),
+                    str(response.url),
+                )
+        except httpx.HTTPError as err:
+            raise _network_error(self.vendor, request, err) from None
+
+    # ----- driving flows ------------------------------------------------------------------
+    def run_flow(self, flow: Flow[T], settings: SettingsT) -> T:
+        """Drive a flow to its result with blocking I/O."""
+        try:
+            request = next(flow)
+            while True:
+                request = flow.send(self.send(request, settings))
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            flow.close()
+
+    async def arun_flow(self, flow: Flow[T], settings: SettingsT) -> T:
+        """Drive a flow to its result with async I/O, never blocking the event loop."""
+        try:
+            request = next(flow)
+            while True:
+                request = flow.send(await self.asend(request, settings))
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            flow.close()
+
+    # ----- the public API -----------------------------------------------------------------
+    def poll(self, job: Mapping[str, Any]) -> ImportResult:
+        """Read one import job's normalized status (sync)."""
+        settings = self.get_settings()
+        return self.run_flow(self.status_flow(settings, job), settings)
+
+    async def apoll(self, job: Mapping[str, Any]) -> ImportResult:
+        """Read one import job's normalized status (async, for the triggerer)."""
+        settings = await self.aget_settings()
+        return await self.arun_flow(self.status_flow(settings, job), settings)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Airflow's connection test: reach the vendor with the stored credentials."""
+        try:
+            settings = self.get_settings()
+            return True, self.run_flow(self.check_flow(settings), settings)
+        except ImportStatusError as err:
+            return False, str(err)

@@ -1,0 +1,125 @@
+"""Helpers for the pure vendor parsers: safe XML and JSON loading, typed field access.
+
+Every helper raises :class:`VendorPayloadError` (naming the vendor, quoting a short snippet)
+rather than a library exception, so a payload that does not parse is never a traceback
+from deep inside lxml or json, and never a success.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from lxml import etree
+
+from airflow_import_status.errors import VendorPayloadError, snippet
+
+MAX_PAYLOAD_BYTES = 5 * 1024 * 1024
+
+
+def _check_size(vendor: str, payload: bytes | str) -> None:
+    if len(payload) > MAX_PAYLOAD_BYTES:
+        raise VendorPayloadError(
+            f"response of {len(payload)} bytes exceeds the {MAX_PAYLOAD_BYTES}-byte cap", vendor=vendor
+        )
+
+
+def load_json(vendor: str, payload: bytes | str) -> Any:
+    """Decode a JSON document or raise a :class:`VendorPayloadError`."""
+    _check_size(vendor, payload)
+    try:
+        return json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise VendorPayloadError(f"response is not valid JSON ({err}): {snippet(payload)!r}", vendor=vendor) from None
+
+
+def load_json_object(vendor: str, payload: bytes | str) -> dict[str, Any]:
+    data = load_json(vendor, payload)
+    if not isinstance(data, dict):
+        raise VendorPayloadError(f"expected a JSON object, got: {snippet(payload)!r}", vendor=vendor)
+    return data
+
+
+def _safe_parser() -> etree.XMLParser:
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+    )
+
+
+def load_xml(vendor: str, payload: bytes | str) -> etree._Element:
+    """Parse XML with DTDs, entities and network access refused (no XXE, no billion laughs)."""
+    _check_size(vendor, payload)
+    data = payload.encode("utf-8") if isinstance(payload, str) else payload
+    if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
+        raise VendorPayloadError("XML with a DTD or entity declaration is refused", vendor=vendor)
+    try:
+        root = etree.fromstring(data, parser=_safe_parser())
+    except (etree.XMLSyntaxError, ValueError) as err:
+        raise VendorPayloadError(f"response is not valid XML ({err}): {snippet(payload)!r}", vendor=vendor) from None
+    if root is None:
+        raise VendorPayloadError(f"response holds no XML element: {snippet(payload)!r}", vendor=vendor)
+    return root
+
+
+def local_name(element: etree._Element) -> str:
+    """Tag without its namespace."""
+    return etree.QName(element).localname
+
+
+def xml_children_text(element: etree._Element) -> dict[str, str | None]:
+    """Map of child local name to its text, namespaces dropped (last one wins)."""
+    return {local_name(child): child.text for child in element if isinstance(child.tag, str)}
+
+
+def optional_int(vendor: str, fields: dict[str, Any], name: str) -> int | None:
+    """A non-negative integer counter, ``None`` when absent or empty; anything else is an error."""
+    value = fields.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise VendorPayloadError(f"field {name!r} is not an integer: {value!r}", vendor=vendor)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.lstrip("-").isdigit():
+            raise VendorPayloadError(f"field {name!r} is not an integer: {snippet(value)!r}", vendor=vendor)
+        value = int(text)
+    if not isinstance(value, int):
+        raise VendorPayloadError(f"field {name!r} is not an integer: {snippet(str(value))!r}", vendor=vendor)
+    if value < 0:
+        raise VendorPayloadError(f"field {name!r} is negative: {value}", vendor=vendor)
+    return value
+
+
+def required(vendor: str, fields: dict[str, Any], name: str) -> Any:
+    value = fields.get(name)
+    if value is None or value == "":
+        raise VendorPayloadError(f"required field {name!r} is missing", vendor=vendor)
+    return value
+
+
+def optional_str(fields: dict[str, Any], name: str) -> str | None:
+    value = fields.get(name)
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def parse_iso_datetime(vendor: str, value: str | None, name: str) -> datetime | None:
+    """ISO 8601 with up to 7 fractional digits (.NET writes 7; Python reads 6)."""
+    if value is None or value == "":
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    head, dot, tail = text.partition(".")
+    if dot:
+        digits = "".join(ch for ch in tail if ch.isdigit())
+        text = f"{head}.{digits[:6]}{tail[len(digits) :]}"
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise VendorPayloadError(f"field {name!r} is not an ISO 8601 date: {snippet(value)!r}", vendor=vendor) from None

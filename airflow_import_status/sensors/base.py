@@ -1,0 +1,248 @@
+"""The sensor base every vendor sensor subclasses: modes, timeout, quality gate, XCom, assets.
+
+A vendor sensor only declares its job parameters and its hook class; the waiting,
+retrying, failing and reporting are here, once, for every mode:
+
+- ``deferrable=True``: defers to :class:`ImportStatusTrigger` at once (no worker slot held);
+- ``mode="poke"`` / ``mode="reschedule"``: :meth:`poke` polls through the sync hook.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import Asset, BaseOperatorLink, BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
+
+from airflow_import_status.errors import ImportStatusError, TransientVendorError
+from airflow_import_status.hooks.base import ImportStatusHook
+from airflow_import_status.polling import ErrorAction, PollPolicy
+from airflow_import_status.result import COUNTER_FIELDS, ImportResult, ImportState
+from airflow_import_status.triggers.import_status import (
+    EventStatus,
+    ImportStatusEvent,
+    ImportStatusTrigger,
+    hook_class_path,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from airflow.sdk.types import TaskInstanceKey
+
+RESULT_XCOM_KEY = "import_result"
+"""XCom key holding the normalized result, on success and on failure alike."""
+
+ASSET_EXTRA_FIELDS = ("vendor", "job_id", "state", "vendor_status", "finished_at")
+"""Asset events carry these plus every counter."""
+
+DEFERRAL_TIMEOUT_MARGIN = timedelta(minutes=5)
+"""Airflow's own deferral timeout sits this far past the trigger's deadline, as a backstop."""
+
+
+class ImportConsoleLink(BaseOperatorLink):
+    """Extra link from the task to the import job in the vendor's web console."""
+
+    name = "Vendor console"
+
+    def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
+        console_url = getattr(operator, "console_url", None)
+        return (console_url() if callable(console_url) else None) or ""
+
+
+class ImportStatusSensor(BaseSensorOperator):
+    """Wait for a vendor import job to finish; return its normalized result.
+
+    :param deferrable: defer to the triggerer while waiting; defaults to
+        ``[operators] default_deferrable``.
+    :param max_rejected: fail (or, with ``soft_fail``, skip) a succeeded import whose
+        invalid + failed records exceed this count.
+    :param max_rejected_ratio: the same as a fraction (0..1) of ``total``.
+    :param not_found_grace: seconds during which "job not found" means "not visible yet".
+    :param max_consecutive_failures: transient faults in a row before the task fails.
+    :param retry_backoff: first backoff delay in seconds after a transient fault (doubles,
+        with jitter, up to ``retry_backoff_max``).
+    :param retry_backoff_max: longest backoff delay in seconds.
+    """
+
+    hook_class: ClassVar[type[ImportStatusHook]]
+    job_fields: ClassVar[tuple[str, ...]]
+    """The sensor's attributes that identify the job, passed to the hook by name."""
+
+    operator_extra_links = (ImportConsoleLink(),)
+    ui_color = "#e8f4fd"
+
+    def __init__(
+        self,
+        *,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: float = 60,
+        max_rejected: int | None = None,
+        max_rejected_ratio: float | None = None,
+        not_found_grace: float = 60,
+        max_consecutive_failures: int = 5,
+        retry_backoff: float = 5,
+        retry_backoff_max: float = 300,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(poke_interval=poke_interval, **kwargs)
+        if max_rejected is not None and max_rejected < 0:
+            raise ValueError("max_rejected must be >= 0")
+        if max_rejected_ratio is not None and not 0 <= max_rejected_ratio <= 1:
+            raise ValueError("max_rejected_ratio must be within 0..1")
+        self.deferrable = deferrable
+        self.max_rejected = max_rejected
+        self.max_rejected_ratio = max_rejected_ratio
+        self.policy = PollPolicy(
+            poll_interval=float(poke_interval),
+            max_consecutive_failures=max_consecutive_failures,
+            backoff_initial=retry_backoff,
+            backoff_max=retry_backoff_max,
+            not_found_grace=not_found_grace,
+        )
+
+    # ----- identity -------------------------------------------------------------------------
+    @property
+    def conn_id(self) -> str:
+        return getattr(self, self.hook_class.conn_name_attr)
+
+    def job(self) -> dict[str, Any]:
+        """The job parameters, after templating."""
+        return {name: getattr(self, name) for name in self.job_fields}
+
+    @cached_property
+    def hook(self) -> ImportStatusHook:
+        return self.hook_class(self.conn_id)
+
+    @property
+    def job_label(self) -> str:
+        return f"{self.hook_class.vendor} import job {self.hook_class.job_label(self.job())}"
+
+    def console_url(self) -> str | None:
+        try:
+            return self.hook.console_url(self.job())
+        except ImportStatusError as err:
+            self.log.warning("No vendor console link: %s", err)
+            return None
+
+    # ----- modes ----------------------------------------------------------------------------
+    def execute(self, context: Context) -> Any:
+        self.log.info("Waiting for %s (conn_id=%s)", self.job_label, self.conn_id)
+        if not self.deferrable:
+            return super().execute(context)
+        now = time.time()
+        deadline = now + self.timeout if self.timeout else None
+        self.defer(
+            trigger=ImportStatusTrigger(
+                hook_class=hook_class_path(self.hook_class),
+                conn_id=self.conn_id,
+                job=self.job(),
+                policy=self.policy.to_dict(),
+                deadline=deadline,
+                waiting_since=now,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout) + DEFERRAL_TIMEOUT_MARGIN if self.timeout else None,
+        )
+
+    def _waiting_since(self, context: Context) -> float:
+        if self.reschedule:
+            first = context["ti"].get_first_reschedule_date(context)
+            if first is not None:
+                return first.timestamp()
+        started = getattr(self, "_started_waiting", None)
+        if started is None:
+            started = self._started_waiting = time.time()
+        return started
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        """One poll, riding out transient faults with the shared backoff policy."""
+        job = self.job()
+        waited = time.time() - self._waiting_since(context)
+        failures = 0
+        while True:
+            try:
+                result = self.hook.poll(job)
+            except ImportStatusError as err:
+                if isinstance(err, TransientVendorError):
+                    failures += 1
+                decision = self.policy.after_error(err, failures=failures, waited=waited, job_label=self.job_label)
+                if decision.action is ErrorAction.FAIL:
+                    raise (AirflowException if decision.retryable_task else AirflowFailException)(
+                        decision.message
+                    ) from None
+                self.log.warning(decision.message)
+                if decision.action is ErrorAction.WAIT:
+                    return False
+                time.sleep(decision.delay)
+                continue
+            self._log_progress(result)
+            if not result.state.is_terminal:
+                return False
+            return PokeReturnValue(is_done=True, xcom_value=self._finish(context, result))
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger fired: same outcome rules as poke mode."""
+        try:
+            outcome = ImportStatusEvent.from_payload(event)
+        except ValueError as err:
+            raise AirflowException(f"{self.job_label}: {err}") from None
+        if outcome.status is EventStatus.TIMEOUT:
+            if outcome.result is not None:
+                context["ti"].xcom_push(key=RESULT_XCOM_KEY, value=outcome.result.to_dict())
+            raise AirflowSensorTimeout(outcome.message)
+        if outcome.status is EventStatus.ERROR:
+            raise (AirflowException if outcome.retryable else AirflowFailException)(outcome.message)
+        assert outcome.result is not None
+        return self._finish(context, outcome.result)
+
+    # ----- shared outcome rules ---------------------------------------------------------------
+    def _log_progress(self, result: ImportResult) -> None:
+        self.log.info("%s: %s", self.job_label, result.progress_line())
+        for warning in result.warnings:
+            self.log.warning("%s: %s", self.job_label, warning)
+
+    def _finish(self, context: Context, result: ImportResult) -> dict[str, Any]:
+        """Push the result; fail a failed import or one that breaks the quality gate."""
+        data = result.to_dict()
+        context["ti"].xcom_push(key=RESULT_XCOM_KEY, value=data)
+        if result.state is ImportState.FAILED:
+            raise AirflowFailException(
+                f"{self.job_label} failed: vendor status {result.vendor_status!r}"
+                + (f", vendor message: {result.message}" if result.message else "")
+                + f" ({result.progress_line()})"
+            )
+        self._check_quality(result)
+        self._annotate_assets(context, data)
+        self.log.info("%s succeeded: %s", self.job_label, result.progress_line())
+        return data
+
+    def _check_quality(self, result: ImportResult) -> None:
+        rejected = result.rejected
+        if self.max_rejected is not None and rejected > self.max_rejected:
+            raise AirflowFailException(
+                f"{self.job_label} succeeded but {rejected} records were rejected "
+                f"(invalid={result.invalid}, failed={result.failed}), more than max_rejected={self.max_rejected}"
+            )
+        if self.max_rejected_ratio is not None:
+            if result.total is None:
+                raise AirflowFailException(
+                    f"{self.job_label}: max_rejected_ratio is set but {result.vendor} "
+                    "reports no total to check it against"
+                )
+            ratio = rejected / result.total if result.total else 0.0
+            if ratio > self.max_rejected_ratio:
+                raise AirflowFailException(
+                    f"{self.job_label} succeeded but {rejected}/{result.total} records ({ratio:.1%}) were rejected, "
+                    f"more than max_rejected_ratio={self.max_rejected_ratio:.1%}"
+                )
+
+    def _annotate_assets(self, context: Context, data: Mapping[str, Any]) -> None:
+        """Put the normalized counters on the asset events of this task's Asset outlets."""
+        extra = {key: data[key] for key in (*ASSET_EXTRA_FIELDS, *COUNTER_FIELDS)}
+        for outlet in self.outlets or ():
+            if isinstance(outlet, Asset):
+                context["outlet_events"][outlet].extra.update(extra)

@@ -1,0 +1,3 @@
+from airflow_import_status.simulators.server import main
+
+main()

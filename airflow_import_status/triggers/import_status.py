@@ -1,0 +1,164 @@
+"""The one trigger every import sensor defers to, whatever the vendor."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import importlib
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_import_status.errors import ImportStatusError, TransientVendorError
+from airflow_import_status.hooks.base import ImportStatusHook
+from airflow_import_status.polling import ErrorAction, PollPolicy
+from airflow_import_status.result import ImportResult
+
+
+class EventStatus(enum.StrEnum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class ImportStatusEvent:
+    """The validated payload of an :class:`ImportStatusTrigger` event."""
+
+    status: EventStatus
+    message: str
+    result: ImportResult | None = None
+    retryable: bool = False
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value,
+            "message": self.message,
+            "result": self.result.to_dict() if self.result else None,
+            "retryable": self.retryable,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> ImportStatusEvent:
+        """Validate an event payload; raise ``ValueError`` naming what is wrong."""
+        if not isinstance(payload, Mapping):
+            raise ValueError(f"trigger event payload must be a mapping, got {type(payload).__name__}")
+        try:
+            status = EventStatus(payload["status"])
+            message = str(payload["message"])
+        except (KeyError, ValueError) as err:
+            raise ValueError(f"malformed trigger event payload {dict(payload)!r}: {err}") from None
+        raw_result = payload.get("result")
+        result = ImportResult.from_dict(dict(raw_result)) if raw_result is not None else None
+        if status in (EventStatus.SUCCEEDED, EventStatus.FAILED) and result is None:
+            raise ValueError(f"trigger event {status.value!r} carries no import result")
+        return cls(status, message, result, bool(payload.get("retryable", False)))
+
+
+def load_hook_class(path: str) -> type[ImportStatusHook]:
+    """Import a hook class by dotted path, refusing anything that is not an import-status hook."""
+    module_name, _, class_name = path.rpartition(".")
+    hook_class = getattr(importlib.import_module(module_name), class_name, None)
+    if not (isinstance(hook_class, type) and issubclass(hook_class, ImportStatusHook)):
+        raise TypeError(f"{path!r} is not an ImportStatusHook subclass")
+    return hook_class
+
+
+def hook_class_path(hook_class: type[ImportStatusHook]) -> str:
+    return f"{hook_class.__module__}.{hook_class.__qualname__}"
+
+
+class ImportStatusTrigger(BaseTrigger):
+    """Poll one vendor import job until it finishes, fails, or the deadline passes.
+
+    Everything needed to resume after a triggerer restart is in the kwargs: the absolute
+    ``deadline`` and ``waiting_since`` (epoch seconds) keep the timeout and the not-found grace
+    from restarting. Kwargs hold the connection id, never credentials.
+
+    :param hook_class: dotted path of the vendor's :class:`ImportStatusHook` subclass.
+    :param conn_id: Airflow connection id the hook reads (asynchronously).
+    :param job: the vendor's job parameters, e.g. ``{"contact_list_id": 1, "import_job_id": 2}``.
+    :param policy: :class:`PollPolicy` fields.
+    :param deadline: epoch seconds after which the trigger makes one last poll and times out.
+    :param waiting_since: epoch seconds when the sensor started waiting.
+    """
+
+    def __init__(
+        self,
+        *,
+        hook_class: str,
+        conn_id: str,
+        job: dict[str, Any],
+        policy: dict[str, float],
+        deadline: float | None,
+        waiting_since: float,
+    ) -> None:
+        super().__init__()
+        self.hook_class = hook_class
+        self.conn_id = conn_id
+        self.job = dict(job)
+        self.policy = dict(policy)
+        self.deadline = deadline
+        self.waiting_since = waiting_since
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "hook_class": self.hook_class,
+                "conn_id": self.conn_id,
+                "job": self.job,
+                "policy": self.policy,
+                "deadline": self.deadline,
+                "waiting_since": self.waiting_since,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        event = await self._wait()
+        yield TriggerEvent(event.to_payload())
+
+    async def _wait(self) -> ImportStatusEvent:
+        policy = PollPolicy(**self.policy)
+        hook = load_hook_class(self.hook_class)(self.conn_id)
+        label = f"{hook.vendor} import job {hook.job_label(self.job)}"
+        failures = 0
+        last: ImportResult | None = None
+        while True:
+            try:
+                result = await hook.apoll(self.job)
+            except ImportStatusError as err:
+                if isinstance(err, TransientVendorError):
+                    failures += 1
+                decision = policy.after_error(
+                    err, failures=failures, waited=time.time() - self.waiting_since, job_label=label
+                )
+                if decision.action is ErrorAction.FAIL:
+                    self.log.error(decision.message)
+                    return ImportStatusEvent(EventStatus.ERROR, decision.message, last, decision.retryable_task)
+                self.log.warning(decision.message)
+                delay = decision.delay
+            else:
+                failures = 0
+                last = result
+                self.log.info("%s: %s", label, result.progress_line())
+                for warning in result.warnings:
+                    self.log.warning("%s: %s", label, warning)
+                if result.state.is_terminal:
+                    return ImportStatusEvent(EventStatus(result.state.value), f"{label} {result.state.value}", result)
+                delay = policy.poll_interval
+            now = time.time()
+            if self.deadline is not None:
+                if now >= self.deadline:
+                    return ImportStatusEvent(
+                        EventStatus.TIMEOUT,
+                        f"{label} did not finish before the sensor timeout (last state: "
+                        f"{last.state.value if last else 'unknown'})",
+                        last,
+                    )
+                delay = min(delay, self.deadline - now)
+            await asyncio.sleep(delay)
