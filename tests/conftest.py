@@ -12,7 +12,11 @@ from pathlib import Path
 
 _HOME = Path(tempfile.mkdtemp(prefix="airflow-import-status-tests-"))
 os.environ["AIRFLOW_HOME"] = str(_HOME)
-os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parents[1] / "example_dags")
+_DAGS = _HOME / "dags"
+_DAGS.mkdir()
+for _example in (Path(__file__).resolve().parents[1] / "example_dags").glob("*.py"):
+    (_DAGS / _example.name).symlink_to(_example)
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_DAGS)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflow.db'}"

@@ -1,0 +1,110 @@
+"""Run one import sensor through real Airflow (``dag.test()``) in any mode, and read back what it left.
+
+``dag.test()`` runs deferred triggers in line (a real trigger ``run()`` in an event loop),
+reschedules, retries, XCom and task states through the metadata DB. Airflow 3.3's
+``dag.test()`` only runs DAGs found in a DAG bundle, so the harness writes a one-task DAG
+file into the test DAG folder, runs it, and removes it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+MODES = ("deferrable", "poke", "reschedule")
+MODE_KWARGS: dict[str, dict[str, Any]] = {
+    "deferrable": {"deferrable": True},
+    "poke": {"deferrable": False, "mode": "poke"},
+    "reschedule": {"deferrable": False, "mode": "reschedule"},
+}
+
+_dag_ids = itertools.count()
+
+_DAG_TEMPLATE = """\
+from datetime import datetime
+
+from airflow.sdk import DAG, Asset  # noqa: F401
+from {module} import {name}
+
+with DAG({dag_id!r}, schedule=None, start_date=datetime(2026, 1, 1), catchup=False) as dag:
+    {name}(task_id="wait", {kwargs})
+"""
+
+
+@dataclass
+class SensorRun:
+    state: str
+    """The sensor task instance's final state: success, failed, skipped, ..."""
+    return_value: Any
+    import_result: Any
+    try_number: int
+    was_deferred: bool
+    trigger_kwargs: list[dict[str, Any]]
+
+
+def run_sensor(
+    sensor_class: type, mode: str, *, source_kwargs: dict[str, str] | None = None, **kwargs: Any
+) -> SensorRun:
+    """Run ``sensor_class(task_id="wait", **kwargs)`` in ``mode`` through ``dag.test()``.
+
+    ``kwargs`` must be literals (written with ``repr``); ``source_kwargs`` are Python
+    expressions (e.g. ``{"outlets": "[Asset('s3://b/contacts')]"}``). Defaults:
+    ``poke_interval=0.2``, fast retry backoff.
+    """
+    from airflow.models import TaskInstance
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    from airflow_import_status.triggers.import_status import ImportStatusTrigger
+
+    params = {"poke_interval": 0.2, "retry_backoff": 0.05, "retry_backoff_max": 0.2, **MODE_KWARGS[mode], **kwargs}
+    rendered = [f"{key}={value!r}" for key, value in params.items()]
+    rendered += [f"{key}={source}" for key, source in (source_kwargs or {}).items()]
+    dag_id = f"sensor_harness_{os.getpid()}_{next(_dag_ids)}_{mode}"
+    path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py"
+    path.write_text(
+        _DAG_TEMPLATE.format(
+            module=sensor_class.__module__, name=sensor_class.__name__, dag_id=dag_id, kwargs=", ".join(rendered)
+        )
+    )
+    trigger_runs: list[dict[str, Any]] = []
+    original_wait = ImportStatusTrigger._wait
+
+    async def counting_wait(self: ImportStatusTrigger) -> Any:
+        trigger_runs.append(self.serialize()[1])
+        return await original_wait(self)
+
+    ImportStatusTrigger._wait = counting_wait  # type: ignore[method-assign]
+    try:
+        spec = importlib.util.spec_from_file_location(dag_id, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        dag_run = module.dag.test()
+    finally:
+        ImportStatusTrigger._wait = original_wait  # type: ignore[method-assign]
+        path.unlink()
+
+    with create_session() as session:
+        ti = session.query(TaskInstance).filter_by(dag_id=dag_id, run_id=dag_run.run_id, task_id="wait").one()
+
+        def xcom(key: str) -> Any:
+            row = (
+                session.query(XComModel)
+                .filter_by(dag_id=dag_id, run_id=dag_run.run_id, task_id="wait", key=key)
+                .one_or_none()
+            )
+            return XComModel.deserialize_value(row) if row is not None else None
+
+        return SensorRun(
+            state=str(getattr(ti.state, "value", ti.state)),
+            return_value=xcom("return_value"),
+            import_result=xcom("import_result"),
+            try_number=ti.try_number,
+            was_deferred=bool(trigger_runs),
+            trigger_kwargs=trigger_runs,
+        )
