@@ -109,10 +109,13 @@ class SimulatorState:
 
 def default_script(counters: dict[str, Any] | None = None, *, polls: int = 3, fail: bool = False) -> list[dict]:
     """pending -> running ... -> succeeded/failed, finishing on poll number ``polls``."""
-    running = max(1, polls - 2)
+    final = {"state": "failed" if fail else "succeeded", "progress": 100, "counters": counters or {}}
+    if polls <= 1:
+        return [final]
+    running = polls - 2
     steps: list[dict[str, Any]] = [{"state": "pending", "progress": 0}]
     steps += [{"state": "running", "progress": int(100 * (i + 1) / (running + 1))} for i in range(running)]
-    steps.append({"state": "failed" if fail else "succeeded", "progress": 100, "counters": counters or {}})
+    steps.append(final)
     return steps
 
 
