@@ -8,9 +8,11 @@ file into the test DAG folder, runs it, and removes it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import itertools
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,25 @@ class SensorRun:
     trigger_kwargs: list[dict[str, Any]]
 
 
+@contextlib.contextmanager
+def trigger_spy() -> Iterator[list[dict[str, Any]]]:
+    """Record the kwargs of every ImportStatusTrigger that runs (proof that a task deferred)."""
+    from airflow_import_status.triggers.import_status import ImportStatusTrigger
+
+    runs: list[dict[str, Any]] = []
+    original_wait = ImportStatusTrigger._wait
+
+    async def recording_wait(self: ImportStatusTrigger) -> Any:
+        runs.append(self.serialize()[1])
+        return await original_wait(self)
+
+    ImportStatusTrigger._wait = recording_wait  # type: ignore[method-assign]
+    try:
+        yield runs
+    finally:
+        ImportStatusTrigger._wait = original_wait  # type: ignore[method-assign]
+
+
 def run_sensor(
     sensor_class: type, mode: str, *, source_kwargs: dict[str, str] | None = None, **kwargs: Any
 ) -> SensorRun:
@@ -59,8 +80,6 @@ def run_sensor(
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
-    from airflow_import_status.triggers.import_status import ImportStatusTrigger
-
     params = {"poke_interval": 0.2, "retry_backoff": 0.05, "retry_backoff_max": 0.2, **MODE_KWARGS[mode], **kwargs}
     rendered = [f"{key}={value!r}" for key, value in params.items()]
     rendered += [f"{key}={source}" for key, source in (source_kwargs or {}).items()]
@@ -71,22 +90,14 @@ def run_sensor(
             module=sensor_class.__module__, name=sensor_class.__name__, dag_id=dag_id, kwargs=", ".join(rendered)
         )
     )
-    trigger_runs: list[dict[str, Any]] = []
-    original_wait = ImportStatusTrigger._wait
-
-    async def counting_wait(self: ImportStatusTrigger) -> Any:
-        trigger_runs.append(self.serialize()[1])
-        return await original_wait(self)
-
-    ImportStatusTrigger._wait = counting_wait  # type: ignore[method-assign]
     try:
         spec = importlib.util.spec_from_file_location(dag_id, path)
         assert spec and spec.loader
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        dag_run = module.dag.test()
+        with trigger_spy() as trigger_runs:
+            dag_run = module.dag.test()
     finally:
-        ImportStatusTrigger._wait = original_wait  # type: ignore[method-assign]
         path.unlink()
 
     with create_session() as session:
