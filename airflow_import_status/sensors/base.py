@@ -161,7 +161,8 @@ class ImportStatusSensor(BaseSensorOperator):
     def poke(self, context: Context) -> bool | PokeReturnValue:
         """One poll, riding out transient faults with the shared backoff policy."""
         job = self.job()
-        waited = time.time() - self._waiting_since(context)
+        waiting_since = self._waiting_since(context)
+        waited = time.time() - waiting_since
         failures = 0
         while True:
             try:

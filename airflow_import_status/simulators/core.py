@@ -78,6 +78,8 @@ class Fault:
     keep: int = 20
     seconds: float = 0.0
     path_contains: str = ""
+    method: str = ""
+    """Only requests with this method (empty: any), e.g. to spare a WSDL or token fetch."""
 
 
 class SimulatorState:
@@ -97,9 +99,14 @@ class SimulatorState:
         self.jobs[job.vendor][job.job_id] = job
         return job
 
-    def take_fault(self, vendor: str, path: str) -> Fault | None:
+    def take_fault(self, vendor: str, method: str, path: str) -> Fault | None:
         for fault in self.faults:
-            if fault.vendor == vendor and fault.times > 0 and fault.path_contains in path:
+            if (
+                fault.vendor == vendor
+                and fault.times > 0
+                and fault.path_contains in path
+                and fault.method in ("", method)
+            ):
                 fault.times -= 1
                 if fault.times == 0:
                     self.faults.remove(fault)
@@ -187,7 +194,7 @@ class FaultMiddleware:
             return await self.app(scope, receive, send)
         if self.state.latency:
             await asyncio.sleep(self.state.latency)
-        fault = self.state.take_fault(vendor, path)
+        fault = self.state.take_fault(vendor, scope["method"], path)
         entry = {"method": scope["method"], "path": path, "fault": fault.kind if fault else None}
         self.state.requests[vendor].append(entry)
         if fault is None:

@@ -1,0 +1,108 @@
+"""What the cross-vendor tests (fault matrix, fuzzing, secret scan) need to know per vendor.
+
+One entry per vendor: how to script a job in its simulator, the sensor/hook job parameters
+for that job, a connection override that breaks its credentials the vendor's own way, the
+secrets its simulator connection carries, and its pure parser with a valid sample payload.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from airflow_import_status.hooks.base import ImportStatusHook
+from airflow_import_status.result import ImportResult
+from airflow_import_status.sensors.base import ImportStatusSensor
+
+PAYLOADS = Path(__file__).parent / "payloads"
+
+
+@dataclass(frozen=True)
+class VendorCase:
+    vendor: str
+    sensor_class: type[ImportStatusSensor]
+    job_params: dict[str, Any]
+    """``params`` of the simulator job (what the job belongs to, e.g. its list)."""
+    job_kwargs: Callable[[dict[str, Any]], dict[str, Any]]
+    """Sensor/hook job parameters for a simulator job (the ``create_job`` answer)."""
+    bad_credentials: dict[str, Any]
+    """Connection fields (top level, ``extra`` merged) that the vendor refuses."""
+    secrets: tuple[str, ...]
+    parse: Callable[[bytes], ImportResult]
+    """The pure parser, bytes in."""
+    sample: bytes
+    success_statuses: frozenset[str] = field(default_factory=frozenset)
+    """Raw statuses that may yield ``succeeded`` (case-insensitive)."""
+    status_request: dict[str, str] = field(default_factory=dict)
+    """``method`` / ``path_contains`` singling out status polls (not token or WSDL fetches)."""
+
+    @property
+    def sample_is_json(self) -> bool:
+        return self.sample.lstrip()[:1] in (b"{", b"[")
+
+    def vendor_said_success(self, result: ImportResult) -> bool:
+        """Whether a ``succeeded`` result rests on a status the vendor uses for success."""
+        status = (result.vendor_status or "").strip().casefold()
+        if status in {s.casefold() for s in self.success_statuses}:
+            return True
+        return self.vendor == "which50" and result.finished_at is not None and result.progress_percent == 100
+
+    def is_status_request(self, entry: dict[str, Any]) -> bool:
+        return (
+            self.status_request.get("method", entry["method"]) == entry["method"]
+            and self.status_request.get("path_contains", "") in entry["path"]
+        )
+
+    @property
+    def hook_class(self) -> type[ImportStatusHook]:
+        return self.sensor_class.hook_class
+
+    def unknown_job_kwargs(self, job: dict[str, Any]) -> dict[str, Any]:
+        kwargs = self.job_kwargs(job)
+        id_field = self.sensor_class.job_fields[-1]
+        kwargs[id_field] = type(kwargs[id_field])(987654) if isinstance(kwargs[id_field], int) else "987654"
+        return kwargs
+
+    def connection(self, base_url: str, **overrides: Any) -> str:
+        """The simulator connection as ``AIRFLOW_CONN_*`` JSON, with ``overrides`` merged."""
+        from airflow_import_status.simulators import simulator_classes
+
+        [simulator] = [cls for cls in simulator_classes() if cls.name == self.vendor]
+        conn = simulator.connection(base_url)
+        extra = conn.get("extra") or {}
+        if isinstance(extra, str):
+            extra = json.loads(extra)
+        conn = {**conn, **{k: v for k, v in overrides.items() if k != "extra"}}
+        conn["extra"] = {**extra, **overrides.get("extra", {})}
+        return json.dumps(conn)
+
+
+def _which50() -> VendorCase:
+    from airflow_import_status.hooks.which50 import DEFAULT_STATUS_TABLE, parse_import_job
+    from airflow_import_status.sensors.which50 import Which50ImportSensor
+    from airflow_import_status.simulators.which50 import API_KEY
+
+    return VendorCase(
+        vendor="which50",
+        sensor_class=Which50ImportSensor,
+        job_params={"contact_list_id": 5},
+        job_kwargs=lambda job: {"contact_list_id": 5, "import_job_id": int(job["job_id"])},
+        bad_credentials={"password": "wrong-which50-key"},
+        secrets=(API_KEY,),
+        parse=parse_import_job,
+        sample=(PAYLOADS / "which50_import_job.json").read_bytes(),
+        success_statuses=DEFAULT_STATUS_TABLE.succeeded,
+        status_request={"method": "GET", "path_contains": "/import/"},
+    )
+
+
+VENDOR_CASES: dict[str, Callable[[], VendorCase]] = {
+    "which50": _which50,
+}
+
+
+def vendor_case(vendor: str) -> VendorCase:
+    return VENDOR_CASES[vendor]()
