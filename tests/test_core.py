@@ -1,0 +1,181 @@
+"""The shared core: result contract, status tables, the poll policy, safe parsing, HTTP mapping."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+import pytest
+from airflow.sdk import Connection
+
+from airflow_import_status.errors import (
+    AuthenticationError,
+    BadRequestError,
+    JobNotFoundError,
+    PermanentVendorError,
+    TransientVendorError,
+    VendorPayloadError,
+    snippet,
+)
+from airflow_import_status.hooks.base import (
+    HttpResponse,
+    base_url_of,
+    connection_extra,
+    parse_retry_after,
+    raise_for_http_status,
+)
+from airflow_import_status.parsing import MAX_PAYLOAD_BYTES, load_json, load_xml, optional_int
+from airflow_import_status.polling import ErrorAction, PollPolicy
+from airflow_import_status.result import COUNTER_FIELDS, ImportResult, ImportState, StatusTable
+
+
+def _result(**kwargs) -> ImportResult:
+    return ImportResult(vendor="v", job_id="1", state="running", vendor_status="R", **kwargs)
+
+
+def test_result_round_trips_through_a_plain_dict():
+    result = _result(total=3, invalid=1, details={"raw": 2}, warnings=["w"])
+    data = result.to_dict()
+    assert data["state"] == "running" and isinstance(data["state"], str)
+    assert ImportResult.from_dict(data) == result
+    assert {*COUNTER_FIELDS, "vendor", "job_id", "state", "vendor_status"} <= set(data)
+
+
+@pytest.mark.parametrize("bad", [{"total": -1}, {"failed": "3"}, {"invalid": True}, {"progress_percent": 101}])
+def test_result_refuses_impossible_values(bad):
+    with pytest.raises(ValueError):
+        _result(**bad)
+
+
+def test_result_refuses_unknown_keys_and_states():
+    with pytest.raises(ValueError, match="unexpected keys"):
+        ImportResult.from_dict({**_result().to_dict(), "surprise": 1})
+    with pytest.raises(ValueError):
+        ImportResult(vendor="v", job_id="1", state="done", vendor_status=None)
+
+
+def test_rejected_counts_invalid_and_failed():
+    assert _result(invalid=2, failed=3).rejected == 5
+    assert _result().rejected == 0
+
+
+def test_status_table():
+    table = StatusTable(succeeded=frozenset({"Done"}), failed=frozenset({"Bad"}), running=frozenset({"Go"}))
+    assert table.classify(" done ") is ImportState.SUCCEEDED
+    assert table.classify("BAD") is ImportState.FAILED
+    assert table.classify("go") is ImportState.RUNNING
+    assert table.classify("other") is None and table.classify(None) is None
+    assert StatusTable(succeeded=frozenset({"Done"}), case_sensitive=True).classify("done") is None
+
+
+class TestPollPolicy:
+    policy = PollPolicy(
+        poll_interval=30, max_consecutive_failures=3, backoff_initial=4, backoff_max=10, not_found_grace=60
+    )
+
+    def test_transient_errors_back_off_exponentially_with_jitter_up_to_the_cap(self):
+        error = TransientVendorError("503", vendor="v")
+        delays = [self.policy.after_error(error, failures=n, waited=0, job_label="j").delay for n in (1, 2)]
+        assert 2 <= delays[0] <= 4 and 4 <= delays[1] <= 8
+        assert self.policy.backoff(10) <= 10
+
+    def test_retry_after_is_honoured(self):
+        error = TransientVendorError("429", vendor="v", retry_after=25)
+        decision = self.policy.after_error(error, failures=1, waited=0, job_label="j")
+        assert decision.action is ErrorAction.RETRY and decision.delay == 25
+
+    def test_gives_up_after_max_consecutive_failures(self):
+        error = TransientVendorError("HTTP 502", vendor="v")
+        decision = self.policy.after_error(error, failures=3, waited=0, job_label="job 7")
+        assert decision.action is ErrorAction.FAIL and decision.retryable_task
+        assert "job 7" in decision.message and "3 consecutive" in decision.message and "HTTP 502" in decision.message
+
+    @pytest.mark.parametrize("error", [AuthenticationError("x"), BadRequestError("x"), PermanentVendorError("x")])
+    def test_permanent_errors_fail_at_once(self, error):
+        decision = self.policy.after_error(error, failures=0, waited=0, job_label="j")
+        assert decision.action is ErrorAction.FAIL and not decision.retryable_task
+
+    def test_not_found_waits_within_grace_then_fails(self):
+        error = JobNotFoundError("404", vendor="v")
+        within = self.policy.after_error(error, failures=0, waited=10, job_label="j")
+        assert within.action is ErrorAction.WAIT and 0 < within.delay <= 30
+        assert self.policy.after_error(error, failures=0, waited=61, job_label="j").action is ErrorAction.FAIL
+
+    def test_parse_errors_are_transient(self):
+        error = VendorPayloadError("truncated", vendor="v")
+        assert self.policy.after_error(error, failures=1, waited=0, job_label="j").action is ErrorAction.RETRY
+
+    @pytest.mark.parametrize("bad", [{"max_consecutive_failures": 0}, {"poll_interval": -1}])
+    def test_invalid_policy(self, bad):
+        with pytest.raises(ValueError):
+            PollPolicy(**bad)
+
+
+def test_retry_after_parses_seconds_and_http_dates():
+    assert parse_retry_after("120") == 120
+    in_a_minute = email.utils.formatdate(time.time() + 60, usegmt=True)
+    assert 55 <= parse_retry_after(in_a_minute) <= 61
+    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (401, AuthenticationError),
+        (403, AuthenticationError),
+        (404, JobNotFoundError),
+        (400, BadRequestError),
+        (429, TransientVendorError),
+        (500, TransientVendorError),
+        (503, TransientVendorError),
+        (418, PermanentVendorError),
+    ],
+)
+def test_http_status_mapping(status, error):
+    with pytest.raises(error, match=f"HTTP {status}"):
+        raise_for_http_status("v", HttpResponse(status, {}, b"nope", "http://x"), "job 1")
+    raise_for_http_status("v", HttpResponse(200, {}, b"", "http://x"), "job 1")
+
+
+def test_xml_refuses_xxe_and_entity_expansion():
+    xxe = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>'
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><lolz>&lol2;</lolz>'
+    )
+    for payload in (xxe, laughs, xxe.lower()):
+        with pytest.raises(VendorPayloadError, match="DTD"):
+            load_xml("v", payload)
+
+
+def test_payload_size_is_capped():
+    with pytest.raises(VendorPayloadError, match="cap"):
+        load_json("v", b" " * (MAX_PAYLOAD_BYTES + 1))
+    with pytest.raises(VendorPayloadError, match="cap"):
+        load_xml("v", b"<a>" + b"x" * MAX_PAYLOAD_BYTES + b"</a>")
+
+
+@pytest.mark.parametrize(("value", "expected"), [("12", 12), (7, 7), ("", None), (None, None)])
+def test_optional_int(value, expected):
+    assert optional_int("v", {"n": value}, "n") == expected
+
+
+@pytest.mark.parametrize("value", ["-3", -3, "1.5", 1.5, "x", True, [1]])
+def test_optional_int_refuses_non_counters(value):
+    with pytest.raises(VendorPayloadError, match="'n'"):
+        optional_int("v", {"n": value}, "n")
+
+
+def test_snippet_is_short_and_secret_free():
+    text = snippet("key=SECRET123 " + "x" * 500, secrets=("SECRET123",))
+    assert "SECRET123" not in text and len(text) <= 203
+
+
+def test_base_url_and_extras():
+    conn = Connection(conn_id="c", conn_type="which50", host="api.example.com/base/", port=8443, schema="https")
+    assert base_url_of(conn) == "https://api.example.com:8443/base"
+    assert base_url_of(Connection(conn_id="c", conn_type="x", host="http://h:1/p")) == "http://h:1/p"
+    with pytest.raises(PermanentVendorError, match="no host"):
+        base_url_of(Connection(conn_id="c", conn_type="x"))
+    legacy = Connection(conn_id="c", conn_type="which50", extra='{"extra__which50__timeout": 5}')
+    assert connection_extra(legacy, "which50")["timeout"] == 5
