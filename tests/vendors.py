@@ -99,8 +99,36 @@ def _which50() -> VendorCase:
     )
 
 
+def _isales() -> VendorCase:
+    from airflow_import_status.errors import JobNotFoundError
+    from airflow_import_status.hooks.isales import STATUS_TABLE, parse_import_status
+    from airflow_import_status.sensors.isales import ISalesImportSensor
+    from airflow_import_status.simulators.isales import ACCESS_KEY, SECRET_KEY
+    from tests.test_isales import SEED_RESPONSE, SEED_TASK_ID
+
+    def parse(body: bytes) -> ImportResult:
+        result = parse_import_status(body, SEED_TASK_ID)
+        if result is None:
+            raise JobNotFoundError("not on this page", vendor="isales")
+        return result
+
+    return VendorCase(
+        vendor="isales",
+        sensor_class=ISalesImportSensor,
+        job_params={"vdn_id": 7},
+        job_kwargs=lambda job: {"vdn_id": 7, "import_task_id": job["job_id"]},
+        bad_credentials={"password": "wrong-isales-secret-key"},
+        secrets=(SECRET_KEY,),
+        parse=parse,
+        sample=SEED_RESPONSE.encode(),
+        success_statuses=STATUS_TABLE.succeeded,
+        status_request={"method": "POST", "path_contains": "queryDataImportTask"},
+    )
+
+
 VENDOR_CASES: dict[str, Callable[[], VendorCase]] = {
     "which50": _which50,
+    "isales": _isales,
 }
 
 

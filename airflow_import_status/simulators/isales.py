@@ -1,0 +1,228 @@
+"""CC-iSales (Huawei Cloud Contact Center) data-file import tasks, as the seed documents them.
+
+``POST /rest/isales/v1/openapi/campaigns/{vdnId}/blackfile/queryDataImportTask`` and
+``POST .../campaigns/{vdnId}/calldatafile/queryDataImportTask/{campaignId}`` take
+``{"offset", "limit" (1..100), "importTaskIds"}`` and answer ``{result, count, resultCode,
+resultDesc, returnCode, returnDesc}``: the tasks of that VDN (and campaign), newest first,
+filtered by ``importTaskIds`` when given, one page of them. Parameter errors are HTTP 200 with
+the seed's codes (0200001, 02000001, 02000006, 02000008, 02000011). Every request must carry
+a valid ``auth-v2`` AK/SK signature (see :mod:`airflow_import_status.hooks.isales`) no more
+than 15 minutes off the server clock, else HTTP 401.
+
+Scripted jobs take ``params`` ``{"vdn_id", "campaign_id"}`` (blacklist when no campaign) and
+final counters ``{"imported", "duplicates", "failed"}`` (succNum, repeatNum, failNum). Each
+status query advances the tasks it returns by one step.
+
+**Simulator-only**: ``POST .../blackfile/importFile`` and ``.../calldatafile/importFile/{campaignId}``
+with ``{"fileName", "content"}`` (one phone number per line) create a task and answer
+``{"result": {"importTaskId": ...}}`` with the success codes; the seed documents no upload call.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from airflow_import_status.hooks.isales import AUTH_VERSION, MAX_PAGE_SIZE, MAX_VDN_ID, SUCCESS_CODE, sign_request
+from airflow_import_status.simulators.core import SimJob, VendorSimulator, default_script
+
+ACCESS_KEY = "isales-sim-ak"
+SECRET_KEY = "isales-sim-sk"
+MAX_CLOCK_SKEW = timedelta(minutes=15)
+MAX_TASK_IDS = 100
+STATUS_BY_STATE = {"pending": "0", "running": "1", "succeeded": "2", "failed": "3"}
+PREFIX = "/rest/isales/v1/openapi/campaigns/{vdn_id}"
+
+
+def _now() -> str:
+    """iSales' time format, e.g. ``2022-03-11T07:27:09.000+00:00``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _coded(code: str, description: str, **payload: Any) -> JSONResponse:
+    return JSONResponse(
+        {**payload, "resultCode": code, "resultDesc": description, "returnCode": code, "returnDesc": description}
+    )
+
+
+class _ParameterError(Exception):
+    def __init__(self, code: str, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+
+
+def _non_negative_int(body: dict[str, Any], name: str) -> int:
+    if body.get(name) is None:
+        raise _ParameterError("02000001", f"{name} is empty")
+    value = body[name]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _ParameterError("02000006", f"{name} must be an Integer")
+    if value < 0:
+        raise _ParameterError("0200001", f"{name} must not be negative")
+    return value
+
+
+class ISalesSimulator(VendorSimulator):
+    name = "isales"
+    conn_id = "isales_default"
+
+    @classmethod
+    def connection(cls, base_url: str) -> dict[str, Any]:
+        return {"conn_type": "isales", "host": f"{base_url}/isales", "login": ACCESS_KEY, "password": SECRET_KEY}
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route(PREFIX + "/blackfile/queryDataImportTask", self.query_tasks, methods=["POST"]),
+            Route(PREFIX + "/calldatafile/queryDataImportTask/{campaign_id}", self.query_tasks, methods=["POST"]),
+            Route(PREFIX + "/blackfile/importFile", self.import_file, methods=["POST"]),
+            Route(PREFIX + "/calldatafile/importFile/{campaign_id}", self.import_file, methods=["POST"]),
+        ]
+
+    def create_job(self, spec: dict[str, Any]) -> SimJob:
+        """Task ids look like the seed's (30 digits); params default to VDN 1, blacklist."""
+        params = {"vdn_id": 1, "campaign_id": None, **(spec.get("params") or {})}
+        params["vdn_id"] = str(params["vdn_id"])
+        job_id = spec.get("job_id") or f"{int(time.time() * 1000)}{self.state.next_id().zfill(17)}"
+        return super().create_job({**spec, "job_id": job_id, "params": params})
+
+    # ----- auth -------------------------------------------------------------------------------
+    @staticmethod
+    def _authorized(request: Request) -> bool:
+        """Recompute the ``auth-v2`` signature from the request as received."""
+        header = request.headers.get("authorization", "")
+        parts = header.split("/")
+        if len(parts) != 5 or parts[0] != AUTH_VERSION or parts[1] != ACCESS_KEY:
+            return False
+        try:
+            signed_at = datetime.strptime(parts[2], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            return False
+        signed_headers = tuple(parts[3].split(";"))
+        if abs(datetime.now(UTC) - signed_at) > MAX_CLOCK_SKEW or "host" not in signed_headers:
+            return False
+        expected = sign_request(
+            request.method,
+            str(request.url),
+            request.headers,
+            access_key=ACCESS_KEY,
+            secret_key=SECRET_KEY,
+            now=signed_at,
+            signed_headers=signed_headers,
+        )
+        return hmac.compare_digest(expected, header)
+
+    @staticmethod
+    def _scope(request: Request) -> tuple[str, str | None]:
+        """``(vdn_id, campaign_id)`` of the path, or a parameter error."""
+        vdn_id = request.path_params["vdn_id"]
+        if not vdn_id.isdigit() or not 1 <= int(vdn_id) <= MAX_VDN_ID:
+            raise _ParameterError("0200001", f"vdnId must be an integer from 1 to {MAX_VDN_ID}")
+        return str(int(vdn_id)), request.path_params.get("campaign_id")
+
+    @staticmethod
+    async def _json_object(request: Request) -> dict[str, Any]:
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            raise _ParameterError("02000008", "the request body is not JSON") from None
+        if not isinstance(body, dict):
+            raise _ParameterError("02000008", "the request body is not a JSON object")
+        return body
+
+    # ----- endpoints ----------------------------------------------------------------------------
+    async def query_tasks(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return Response("Unauthorized", status_code=401, media_type="text/plain")
+        try:
+            vdn_id, campaign_id = self._scope(request)
+            body = await self._json_object(request)
+            offset = _non_negative_int(body, "offset")
+            limit = _non_negative_int(body, "limit")
+            if not 1 <= limit <= MAX_PAGE_SIZE:
+                raise _ParameterError("0200001", f"limit must range from 1 to {MAX_PAGE_SIZE}")
+            task_ids = body.get("importTaskIds")
+            if task_ids is not None:
+                if not isinstance(task_ids, list) or not all(isinstance(i, str) for i in task_ids):
+                    raise _ParameterError("02000006", "importTaskIds must be a list of strings")
+                if len(task_ids) > MAX_TASK_IDS:
+                    raise _ParameterError("02000011", f"importTaskIds holds more than {MAX_TASK_IDS} ids")
+        except _ParameterError as err:
+            return _coded(err.code, err.description)
+        visible = []
+        for job in reversed(list(self.state.jobs[self.name].values())):
+            if job.params.get("vdn_id") != vdn_id or job.params.get("campaign_id") != campaign_id:
+                continue
+            if task_ids and job.job_id not in task_ids:
+                continue
+            if job.hidden_polls > 0:
+                job.hidden_polls -= 1
+                continue
+            visible.append(job)
+        page = []
+        for job in visible[offset : offset + limit]:
+            page.append(self.task_view(job, job.step()))
+            job.advance()
+        return _coded(SUCCESS_CODE, "success", result=page, count=len(visible))
+
+    async def import_file(self, request: Request) -> Response:
+        if not self._authorized(request):
+            return Response("Unauthorized", status_code=401, media_type="text/plain")
+        try:
+            vdn_id, campaign_id = self._scope(request)
+            body = await self._json_object(request)
+            if not body.get("fileName"):
+                raise _ParameterError("02000001", "fileName is empty")
+            if not isinstance(body.get("content"), str):
+                raise _ParameterError("02000006", "content must be a String")
+        except _ParameterError as err:
+            return _coded(err.code, err.description)
+        seen: set[str] = set()
+        counters = {"imported": 0, "duplicates": 0, "failed": 0}
+        for line in body["content"].splitlines():
+            number = line.strip()
+            if not number:
+                continue
+            if not (number.lstrip("+").isdigit() and 5 <= len(number) <= 24):
+                counters["failed"] += 1
+            elif number in seen:
+                counters["duplicates"] += 1
+            else:
+                seen.add(number)
+                counters["imported"] += 1
+        job = self.create_job(
+            {"params": {"vdn_id": vdn_id, "campaign_id": campaign_id}, "script": default_script(counters)}
+        )
+        job.data["fileName"] = body["fileName"]
+        return _coded(SUCCESS_CODE, "success", result={"importTaskId": job.job_id})
+
+    # ----- rendering ----------------------------------------------------------------------------
+    def task_view(self, job: SimJob, step: dict[str, Any]) -> dict[str, Any]:
+        """Render a scripted step as a ``DataImportTask``."""
+        counters = next((s["counters"] for s in reversed(job.script) if s.get("counters")), {})
+        state = step["state"]
+        terminal = state in ("succeeded", "failed")
+        scale = 1.0 if terminal else int(step.get("progress", 0)) / 100
+        if state != "pending":
+            job.data.setdefault("beginTime", _now())
+        if terminal:
+            job.data.setdefault("endTime", _now())
+        task = {
+            "succNum": int(counters.get("imported", 0) * scale),
+            "failNum": int(counters.get("failed", 0) * scale),
+            "errMsg": "The file format is incorrect." if state == "failed" else "",
+            "id": job.job_id,
+            "beginTime": job.data.get("beginTime", ""),
+            "endTime": job.data.get("endTime", "") if terminal else "",
+            "repeatNum": int(counters.get("duplicates", 0) * scale),
+            "status": step.get("vendor_status") or STATUS_BY_STATE[state],
+        }
+        task.update(step.get("fields") or {})
+        return task
