@@ -1,0 +1,301 @@
+"""PossibleNOW MyPreferences bulk import (``/Profiles/Async/...``), faithful to its documentation pages.
+
+- ``POST Profiles/Async/{clientId}/Import`` {"Name", "DataStageDuration"} initiates an import
+  and answers a ``BulkImportStatus`` with its integer ``AccessToken`` (path inferred);
+- ``POST Profiles/Async/{clientId}/Import/{accessToken}`` stages a JSON array of profile
+  records (path inferred; may be called many times);
+- ``POST Profiles/Async/{clientId}/Import/{accessToken}/Execute`` executes it (documented);
+- ``GET Profiles/Async/{clientId}/Import/{accessToken}`` is the status (path inferred);
+- ``GET Profiles/v4/{clientId}/Programs`` lists programs (the auth docs' example call).
+
+Auth on every API call, as documented: a bearer token from ``POST Profiles/oauth/token``
+(client credentials in a Basic header or the form body, scope ``ClientId/UserId``; token path
+inferred) or ``PNAUTHINFO3-HMAC-SHA256 Credential={userId}/{timestamp} Signature=...``
+(valid 15 minutes, no future timestamps; signed string ``{clientId}:{userId}:{timestamp}``,
+see the hook). Refused credentials get 401 with ``WWW-Authenticate`` and a JSON
+``{"Message"}``; an unknown clientId gets 404; an unknown or expired import access token
+gets 401 *without* a challenge (inferred: the docs only say "401").
+
+**Simulator-only**: staging counts a record as valid when it is an object whose ``Emails``
+list holds an ``Email`` with an ``@``. Scripted jobs take ``params`` ``{"client_id"}`` and
+final counters ``{"total", "valid", "invalid", "processed", "exceptions", "not_honored"}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from airflow_import_status.simulators.core import SimJob, VendorSimulator, default_script
+
+CLIENT_ID = "SimAssociates"
+USER_ID = "sim.user"
+HMAC_SECRET = "mypreferences-sim-hmac-secret"
+OAUTH_CLIENT_ID = "mypreferences-sim-oauth-client"
+OAUTH_CLIENT_SECRET = "mypreferences-sim-oauth-secret"
+TOKEN_LIFETIME_SECONDS = 3600
+SIGNATURE_LIFETIME = timedelta(minutes=15)
+CLOCK_SKEW = timedelta(seconds=60)
+IMPORT_TOKEN_LIFETIME = timedelta(hours=12)
+STATUS_BY_STATE = {"pending": "Queued", "running": "Processing", "succeeded": "Completed", "failed": "Failed"}
+REALM = 'PNAUTHINFO3 realm="https://pm.mypreferences.com"'
+_HMAC_HEADER = re.compile(
+    r"^PNAUTHINFO3-HMAC-(?P<hash>SHA256|SHA384|SHA512)\s+Credential=(?P<user>[^/\s]+)/(?P<ts>\S+)\s+"
+    r"Signature=(?P<signature>\S+)$",
+    re.IGNORECASE,
+)
+
+
+def _denied(message: str, challenge: str = REALM) -> JSONResponse:
+    return JSONResponse({"Message": message}, status_code=401, headers={"WWW-Authenticate": challenge})
+
+
+def _is_valid_record(record: Any) -> bool:
+    if not isinstance(record, dict) or not isinstance(record.get("Emails"), list):
+        return False
+    return any(isinstance(item, dict) and "@" in str(item.get("Email", "")) for item in record["Emails"])
+
+
+class MyPreferencesSimulator(VendorSimulator):
+    name = "mypreferences"
+    conn_id = "mypreferences_default"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.bearer_tokens: dict[str, float] = {}
+
+    @classmethod
+    def connection(cls, base_url: str) -> dict[str, Any]:
+        return {
+            "conn_type": "mypreferences",
+            "host": f"{base_url}/mypreferences",
+            "login": OAUTH_CLIENT_ID,
+            "password": OAUTH_CLIENT_SECRET,
+            "extra": {"client_id": CLIENT_ID, "user_id": USER_ID, "auth_type": "oauth2"},
+        }
+
+    def routes(self) -> list[BaseRoute]:
+        base = "/Profiles/Async/{client_id}/Import"
+        return [
+            Route("/Profiles/oauth/token", self.issue_token, methods=["POST"]),
+            Route("/Profiles/v4/{client_id}/Programs", self.list_programs, methods=["GET"]),
+            Route(base, self.initiate, methods=["POST"]),
+            Route(base + "/{access_token}", self.status, methods=["GET"]),
+            Route(base + "/{access_token}", self.stage, methods=["POST"]),
+            Route(base + "/{access_token}/Execute", self.execute, methods=["POST"]),
+        ]
+
+    # ----- auth ---------------------------------------------------------------------------
+    async def issue_token(self, request: Request) -> Response:
+        form = {key: values[0] for key, values in parse_qs((await request.body()).decode()).items()}
+        client_id, client_secret = form.get("client_id", ""), form.get("client_secret", "")
+        basic = request.headers.get("authorization", "")
+        if basic.lower().startswith("basic "):
+            try:
+                client_id, _, client_secret = base64.b64decode(basic[6:]).decode().partition(":")
+            except (ValueError, UnicodeDecodeError):
+                client_id = client_secret = ""
+        if form.get("grant_type") != "client_credentials":
+            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        if not (
+            hmac.compare_digest(client_id, OAUTH_CLIENT_ID) and hmac.compare_digest(client_secret, OAUTH_CLIENT_SECRET)
+        ):
+            return JSONResponse(
+                {"error": "invalid_client", "error_description": "Client authentication failed."},
+                status_code=401,
+                headers={"WWW-Authenticate": "Basic"},
+            )
+        scope_client, _, scope_user = form.get("scope", "").partition("/")
+        if scope_client not in self._clients() or scope_user != USER_ID:
+            return JSONResponse(
+                {"error": "invalid_scope", "error_description": "The scope must be 'ClientId/UserId'."},
+                status_code=400,
+            )
+        token = secrets.token_urlsafe(24)
+        self.bearer_tokens[token] = time.time() + TOKEN_LIFETIME_SECONDS
+        return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME_SECONDS})
+
+    def _refused(self, request: Request) -> Response | None:
+        """The 401 for a request whose credentials are missing or wrong, else ``None``."""
+        header = request.headers.get("authorization", "").strip()
+        if not header:
+            return _denied("Missing Authorization Header")
+        if header.lower().startswith("bearer "):
+            expires = self.bearer_tokens.get(header[7:].strip())
+            if expires is None or expires <= time.time():
+                return _denied("Authorization has been denied for this request.", 'Bearer error="invalid_token"')
+            return None
+        match = _HMAC_HEADER.match(header)
+        if match is None:
+            return _denied("The scheme is invalid")
+        try:
+            issued = datetime.fromisoformat(match["ts"].replace("Z", "+00:00"))
+        except ValueError:
+            return _denied("The specified date does not match an expected ISO 8601 format")
+        issued = issued if issued.tzinfo else issued.replace(tzinfo=UTC)
+        now = datetime.now(UTC)
+        if issued > now + CLOCK_SKEW:
+            return _denied("The specified date does not match an expected ISO 8601 format")
+        if now - issued > SIGNATURE_LIFETIME:
+            return _denied("The difference between the issued timestamp and the current time is too large")
+        message = f"{request.path_params['client_id']}:{match['user']}:{match['ts']}"
+        digest = hmac.new(HMAC_SECRET.encode(), message.encode(), getattr(hashlib, match["hash"].lower())).digest()
+        if match["user"] != USER_ID or not hmac.compare_digest(base64.b64encode(digest).decode(), match["signature"]):
+            return _denied("Unable to authenticate request")
+        return None
+
+    def _clients(self) -> set[str]:
+        return {CLIENT_ID} | {
+            str(job.params.get("client_id", CLIENT_ID)) for job in self.state.jobs[self.name].values()
+        }
+
+    def _unknown_client(self, request: Request) -> Response | None:
+        client_id = request.path_params["client_id"]
+        if client_id in self._clients():
+            return None
+        return JSONResponse({"Message": f"Client '{client_id}' was not found."}, status_code=404)
+
+    def _job_of(self, request: Request) -> SimJob | None:
+        job = self.find_job(request.path_params["access_token"])
+        if job is None or str(job.params.get("client_id", CLIENT_ID)) != request.path_params["client_id"]:
+            return None
+        return job
+
+    @staticmethod
+    def _bad_token() -> JSONResponse:
+        return JSONResponse({"Message": "The access token is invalid or has expired."}, status_code=401)
+
+    def _guard(self, request: Request) -> Response | None:
+        return self._refused(request) or self._unknown_client(request)
+
+    # ----- API ----------------------------------------------------------------------------
+    async def list_programs(self, request: Request) -> Response:
+        if (refusal := self._guard(request)) is not None:
+            return refusal
+        return JSONResponse([{"ProgramId": 1, "Name": "Default", "IsActive": True}])
+
+    async def initiate(self, request: Request) -> Response:
+        if (refusal := self._guard(request)) is not None:
+            return refusal
+        body = await request.json()
+        if not isinstance(body, dict) or not str(body.get("Name") or "").strip():
+            return JSONResponse({"Message": "The request is invalid: Name is required."}, status_code=400)
+        duration = body.get("DataStageDuration", 3)
+        if not isinstance(duration, int) or not 0 <= duration <= 10:
+            return JSONResponse({"Message": "DataStageDuration must be between 0 and 10."}, status_code=400)
+        job = self.create_job({"params": {"client_id": request.path_params["client_id"]}, "started": False})
+        job.data.update(Name=body["Name"], received=0, valid=0, invalid=0)
+        return JSONResponse(self.bulk_import_status(job, job.step()))
+
+    async def stage(self, request: Request) -> Response:
+        if (refusal := self._guard(request)) is not None:
+            return refusal
+        job = self._job_of(request)
+        if job is None:
+            return self._bad_token()
+        if job.started:
+            return JSONResponse({"Message": "The import has already been executed."}, status_code=400)
+        records = await request.json()
+        if not isinstance(records, list):
+            return JSONResponse({"Message": "Send a JSON array of profile records."}, status_code=400)
+        valid = sum(1 for record in records if _is_valid_record(record))
+        job.data["received"] += len(records)
+        job.data["valid"] += valid
+        job.data["invalid"] += len(records) - valid
+        return JSONResponse(self.bulk_import_status(job, job.step()))
+
+    async def execute(self, request: Request) -> Response:
+        if (refusal := self._guard(request)) is not None:
+            return refusal
+        job = self._job_of(request)
+        if job is None:
+            return self._bad_token()
+        if job.started:
+            return JSONResponse({"Message": "The import has already been executed."}, status_code=400)
+        valid = job.data["valid"]
+        job.script = default_script(
+            {"total": job.data["received"], "valid": valid, "invalid": job.data["invalid"], "processed": valid}
+        )
+        job.started = True
+        return JSONResponse(self.bulk_import_status(job, job.step()))
+
+    async def status(self, request: Request) -> Response:
+        if (refusal := self._guard(request)) is not None:
+            return refusal
+        if self._job_of(request) is None:
+            return self._bad_token()
+        job, step = self.poll_job(request.path_params["access_token"])
+        if job is None:
+            return self._bad_token()
+        return JSONResponse(self.bulk_import_status(job, step))
+
+    # ----- rendering ----------------------------------------------------------------------
+    def bulk_import_status(self, job: SimJob, step: dict[str, Any]) -> dict[str, Any]:
+        """Render a scripted step as MyPreferences' ``BulkImportStatus``."""
+        job.data.setdefault("created", datetime.now(UTC))
+        counters = self._final_counters(job)
+        processed = exceptions = not_honored = 0
+        if step.get("not_started"):
+            status = "Staging" if job.data.get("received") else "Initiated"
+        else:
+            status = STATUS_BY_STATE[step["state"]]
+            scale = {"pending": 0.0, "failed": 0.0, "succeeded": 1.0}.get(step["state"], step.get("progress", 0) / 100)
+            processed = int(counters["processed"] * scale)
+            exceptions = int(counters["exceptions"] * scale)
+            not_honored = int(counters["not_honored"] * scale)
+        payload = {
+            "TotalRecordsReceived": counters["total"],
+            "ValidationSuccessful": counters["valid"],
+            "ValidationFailed": counters["invalid"],
+            "Processed": processed,
+            "Pending": max(0, counters["valid"] - processed - exceptions - not_honored),
+            "Exceptions": exceptions,
+            "NotHonored": not_honored,
+            "AccessToken": int(job.job_id),
+            "Status": step.get("vendor_status") or status,
+            "Expires": (job.data["created"] + IMPORT_TOKEN_LIFETIME).isoformat(),
+            "Name": job.data.get("Name", f"Import {job.job_id}"),
+            "DataStageDuration": 3,
+            "MatchCriteria": None,
+            "MatchValue": None,
+            "RefreshAlternateIds": False,
+            "RefreshContacts": False,
+            "RefreshCustomFields": False,
+            "RefreshGroups": False,
+            "RefreshTags": False,
+        }
+        payload.update(step.get("fields") or {})
+        return payload
+
+    @staticmethod
+    def _final_counters(job: SimJob) -> dict[str, int]:
+        raw: dict[str, Any] = {}
+        for step in reversed(job.script):
+            if step.get("counters"):
+                raw = step["counters"]
+                break
+        processed = int(raw.get("processed", job.data.get("valid", 0)))
+        exceptions = int(raw.get("exceptions", 0))
+        not_honored = int(raw.get("not_honored", 0))
+        valid = int(raw.get("valid", job.data.get("valid", processed + exceptions + not_honored)))
+        invalid = int(raw.get("invalid", job.data.get("invalid", 0)))
+        total = int(raw.get("total", job.data.get("received", valid + invalid)))
+        return {
+            "total": total,
+            "valid": valid,
+            "invalid": invalid,
+            "processed": processed,
+            "exceptions": exceptions,
+            "not_honored": not_honored,
+        }
