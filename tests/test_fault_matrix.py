@@ -90,6 +90,8 @@ def _check(sim, case: VendorCase, fault: FaultCase, outcome: str, started: float
     if fault.outcome == "error" and not fault.unknown_job:
         assert requests <= 1, "a credential failure was retried"
         assert len(sim.requests(case.vendor)) <= 3, "a credential failure was retried"
+    elif fault.unknown_job:
+        assert requests == case.not_found_requests
     else:
         assert requests == fault.status_requests
     assert time.monotonic() - started >= fault.min_seconds, "Retry-After was not honoured"

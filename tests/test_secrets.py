@@ -39,7 +39,7 @@ def test_no_secret_leaks_on_success_or_auth_failure(sim, capfd, caplog, monkeypa
         "trigger kwargs": json.dumps(good.trigger_kwargs + bad.trigger_kwargs),
         "simulator log": json.dumps(sim.requests(case.vendor)),
     }
-    assert "refused" in captured.out + captured.err or "credential" in (captured.out + captured.err).lower()
+    assert f"[{case.vendor}]" in "".join(haystacks.values()), "the auth error text was not captured"
     for where, text in haystacks.items():
         for secret in secrets:
             assert secret not in text, f"a {case.vendor} secret leaked into {where}"

@@ -36,6 +36,10 @@ class VendorCase:
     sample: bytes
     success_statuses: frozenset[str] = field(default_factory=frozenset)
     """Raw statuses that may yield ``succeeded`` (case-insensitive)."""
+    not_found_requests: int = 1
+    """Status requests before "not found" is certain (a 401 may first mean an expired token)."""
+    id_field: str = "import_job_id"
+    """The job parameter that names the import job."""
     status_request: dict[str, str] = field(default_factory=dict)
     """``method`` / ``path_contains`` singling out status polls (not token or WSDL fetches)."""
 
@@ -62,7 +66,7 @@ class VendorCase:
 
     def unknown_job_kwargs(self, job: dict[str, Any]) -> dict[str, Any]:
         kwargs = self.job_kwargs(job)
-        id_field = self.sensor_class.job_fields[-1]
+        id_field = self.id_field
         kwargs[id_field] = type(kwargs[id_field])(987654) if isinstance(kwargs[id_field], int) else "987654"
         return kwargs
 
@@ -103,7 +107,7 @@ def _isales() -> VendorCase:
     from airflow_import_status.errors import JobNotFoundError
     from airflow_import_status.hooks.isales import STATUS_TABLE, parse_import_status
     from airflow_import_status.sensors.isales import ISalesImportSensor
-    from airflow_import_status.simulators.isales import ACCESS_KEY, SECRET_KEY
+    from airflow_import_status.simulators.isales import SECRET_KEY
     from tests.test_isales import SEED_RESPONSE, SEED_TASK_ID
 
     def parse(body: bytes) -> ImportResult:
@@ -122,13 +126,58 @@ def _isales() -> VendorCase:
         parse=parse,
         sample=SEED_RESPONSE.encode(),
         success_statuses=STATUS_TABLE.succeeded,
+        id_field="import_task_id",
         status_request={"method": "POST", "path_contains": "queryDataImportTask"},
+    )
+
+
+def _luminate() -> VendorCase:
+    from airflow_import_status.hooks.luminate import STATUS_TABLE, parse_job_status
+    from airflow_import_status.sensors.luminate import LuminateImportSensor
+    from airflow_import_status.simulators.luminate import API_KEY, PASSWORD, SSO_AUTH_TOKEN
+    from tests.test_luminate import SEED_JSON
+
+    return VendorCase(
+        vendor="luminate",
+        sensor_class=LuminateImportSensor,
+        job_params={},
+        job_kwargs=lambda job: {"import_job_id": int(job["job_id"])},
+        bad_credentials={"password": "wrong-luminate-password"},
+        secrets=(API_KEY, PASSWORD, SSO_AUTH_TOKEN),
+        parse=lambda body: parse_job_status(body, 1),
+        sample=SEED_JSON.encode(),
+        success_statuses=STATUS_TABLE.succeeded,
+        status_request={"path_contains": "CRAddressBookAPI"},
+    )
+
+
+def _mypreferences() -> VendorCase:
+    from airflow_import_status.hooks.mypreferences import DEFAULT_STATUS_TABLE, parse_bulk_import_status
+    from airflow_import_status.sensors.mypreferences import MyPreferencesImportSensor
+    from airflow_import_status.simulators.mypreferences import HMAC_SECRET, OAUTH_CLIENT_SECRET
+    from tests.test_mypreferences import bulk_import_status
+
+    return VendorCase(
+        vendor="mypreferences",
+        sensor_class=MyPreferencesImportSensor,
+        job_params={},
+        job_kwargs=lambda job: {"access_token": int(job["job_id"])},
+        bad_credentials={"password": "wrong-mypreferences-secret"},
+        secrets=(OAUTH_CLIENT_SECRET, HMAC_SECRET),
+        parse=parse_bulk_import_status,
+        sample=bulk_import_status(),
+        success_statuses=DEFAULT_STATUS_TABLE.succeeded,
+        id_field="access_token",
+        not_found_requests=2,
+        status_request={"method": "GET", "path_contains": "/Import/"},
     )
 
 
 VENDOR_CASES: dict[str, Callable[[], VendorCase]] = {
     "which50": _which50,
     "isales": _isales,
+    "luminate": _luminate,
+    "mypreferences": _mypreferences,
 }
 
 
