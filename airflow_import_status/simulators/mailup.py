@@ -1,0 +1,244 @@
+"""MailUp's WSMailUpImport SOAP service, faithful to its documentation page.
+
+``GET /Services/WSMailUpImport.asmx?WSDL`` serves ``mailup.wsdl`` with ``soap:address`` pointing
+back at this server (rendered per request from the Host). ``POST /Services/WSMailUpImport.asmx``
+takes SOAP 1.1 envelopes for GetProcessDetails, NewImportProcess and StartProcess, checks the
+``Authentication`` header (namespace ``http://ws.mailupnet.it/``) and answers with
+``<{Operation}Result>`` holding the entity-escaped "MailUp message", exactly as the seed shows
+(comments included), optionally led by the ``windows-1252`` XML declaration the Ruby gem shows.
+
+Job params: ``list_id``, ``list_guid``, ``confirm`` (ConfirmationEmail True), ``confirmation_sent``
+(ConfirmationSent True/False once the import completed; empty when not ``confirm``),
+``xml_declaration`` (default true). Script counters: ``total``, ``new_email``, ``new_mobile``,
+``existing_email``, ``existing_mobile``, ``optout_email``, ``optout_mobile``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
+
+from lxml import etree
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from airflow_import_status.errors import VendorPayloadError
+from airflow_import_status.parsing import load_xml, local_name, xml_children_text
+from airflow_import_status.simulators.core import SimJob, VendorSimulator, default_script
+
+USER = "a1234"
+PASSWORD = "mailup-sim-password"
+SOAP_NAMESPACE = "http://ws.mailupnet.it/"
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+SERVICE_PATH = "/Services/WSMailUpImport.asmx"
+ACCOUNT_TIMEZONE = ZoneInfo("Europe/Rome")
+WSDL_TEMPLATE = (Path(__file__).parent / "mailup.wsdl").read_text(encoding="utf-8")
+STATUS_CODE_BY_STATE = {"pending": "1", "running": "2", "succeeded": "3", "failed": "4"}
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+XML_DECLARATION = '<?xml version="1.0" encoding="windows-1252" ?>'
+
+CONFIRMATION_COMMENTS = {
+    None: "<!-- ConfirmationSent is empty if Confirmation request was not set during import -->",
+    False: "<!-- Value of ConfirmationSent field is False until MailUp user proceeds with manually sending "
+    "the enqueued confirmation requests -->",
+    True: "<!-- User has manually sent enqueued confirmation messages -->",
+}
+
+
+def _local_time() -> str:
+    """Now, as MailUp writes dates: the account's local time, ``dd/MM/yyyy HH.mm.ss``."""
+    return datetime.now(ACCOUNT_TIMEZONE).strftime("%d/%m/%Y %H.%M.%S")
+
+
+def mailup_message(body: str, declaration: bool = False) -> str:
+    """A MailUp message around ``body`` (the inner XML of ``<mailupBody>``)."""
+    message = f"<mailupMessage> <mailupBody> {body} </mailupBody> </mailupMessage>"
+    return XML_DECLARATION + message if declaration else message
+
+
+def return_code_message(code: int) -> str:
+    return mailup_message(f"<ReturnCode>{code}</ReturnCode>")
+
+
+def soap_envelope(operation: str, result: str) -> str:
+    """The SOAP 1.1 answer of an .asmx method returning ``result`` (a string, escaped here)."""
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<soap:Envelope xmlns:soap="{SOAP_ENV}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        'xmlns:xsd="http://www.w3.org/2001/XMLSchema"><soap:Body>'
+        f'<{operation}Response xmlns="{SOAP_NAMESPACE}"><{operation}Result>{escape(result)}</{operation}Result>'
+        f"</{operation}Response></soap:Body></soap:Envelope>"
+    )
+
+
+def soap_fault(code: str, message: str) -> Response:
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        f'<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body><soap:Fault>'
+        f"<faultcode>{code}</faultcode><faultstring>{escape(message)}</faultstring><detail />"
+        "</soap:Fault></soap:Body></soap:Envelope>"
+    )
+    return Response(body, status_code=500, media_type="text/xml; charset=utf-8")
+
+
+class MailUpSimulator(VendorSimulator):
+    name = "mailup"
+    conn_id = "mailup_default"
+
+    @classmethod
+    def connection(cls, base_url: str) -> dict[str, Any]:
+        return {"conn_type": "mailup", "host": f"{base_url}/mailup", "login": USER, "password": PASSWORD}
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route(SERVICE_PATH, self.wsdl, methods=["GET"]),
+            Route(SERVICE_PATH, self.soap, methods=["POST"]),
+        ]
+
+    async def wsdl(self, request: Request) -> Response:
+        if "wsdl" not in {key.lower() for key in request.query_params}:
+            return Response("Use ?WSDL for the service description.", media_type="text/plain")
+        address = str(request.url.replace(query=""))
+        return Response(WSDL_TEMPLATE.replace("{{SOAP_ADDRESS}}", escape(address)), media_type="text/xml")
+
+    async def soap(self, request: Request) -> Response:
+        try:
+            envelope = load_xml(self.name, await request.body())
+        except VendorPayloadError as err:
+            return soap_fault("soap:Client", f"Server was unable to read request. {err}")
+        header = envelope.find(f"{{{SOAP_ENV}}}Header")
+        body = envelope.find(f"{{{SOAP_ENV}}}Body")
+        call = next((child for child in body if isinstance(child.tag, str)), None) if body is not None else None
+        if call is None or etree.QName(call).namespace != SOAP_NAMESPACE:
+            return soap_fault("soap:Client", "Server did not recognize the value of HTTP Header SOAPAction.")
+        operation = local_name(call)
+        handler = {
+            "GetProcessDetails": self.get_process_details,
+            "NewImportProcess": self.new_import_process,
+            "StartProcess": self.start_process,
+        }.get(operation)
+        if handler is None:
+            return soap_fault("soap:Client", f"Server did not recognize the operation {operation}.")
+        auth_code = self._authenticate(header)
+        params = xml_children_text(call)
+        result = return_code_message(auth_code) if auth_code else handler(params)
+        return Response(soap_envelope(operation, result), media_type="text/xml; charset=utf-8")
+
+    @staticmethod
+    def _authenticate(header: etree._Element | None) -> int:
+        """0, or the ReturnCode MailUp gives for the Authentication header."""
+        auth = header.find(f"{{{SOAP_NAMESPACE}}}Authentication") if header is not None else None
+        if auth is None:
+            return -1013
+        fields = xml_children_text(auth)
+        if not fields.get("User") or not fields.get("Password"):
+            return -1013
+        if fields["User"] != USER:
+            return -1001
+        if fields["Password"] != PASSWORD:
+            return -1002
+        return 0
+
+    @staticmethod
+    def _list_code(params: dict[str, Any]) -> int:
+        """The list check's ReturnCode: -102 for a malformed GUID, -100 for a non-numeric idList."""
+        if not GUID.match((params.get("listGUID") or "").strip()):
+            return -102
+        if not str(params.get("idList") or "").isdigit():
+            return -100
+        return 0
+
+    def _job_for(self, params: dict[str, Any]) -> tuple[int, SimJob | None]:
+        code = self._list_code(params)
+        if code:
+            return code, None
+        job = self.find_job(str(params.get("idProcess")))
+        if job is None:
+            return -501, None
+        if str(job.params.get("list_id")) != str(params["idList"]) or str(job.params.get("list_guid", "")).lower() != (
+            params["listGUID"].lower()
+        ):
+            return -101, None
+        return 0, job
+
+    def get_process_details(self, params: dict[str, Any]) -> str:
+        code, job = self._job_for(params)
+        if code:
+            return return_code_message(code)
+        job, step = self.poll_job(str(params["idProcess"]))
+        if job is None:
+            return return_code_message(-501)
+        return self.process_details(job, step)
+
+    def new_import_process(self, params: dict[str, Any]) -> str:
+        code = self._list_code(params)
+        if code:
+            return return_code_message(code)
+        try:
+            subscribers = load_xml(self.name, params.get("xmlDoc") or "")
+        except VendorPayloadError:
+            return return_code_message(-500)
+        emails = [row.get("email", "") for row in subscribers if isinstance(row.tag, str)]
+        valid = sum(1 for email in emails if "@" in email)
+        job = self.create_job(
+            {"params": {"list_id": int(params["idList"]), "list_guid": params["listGUID"]}, "started": False}
+        )
+        job.data["counters"] = {"total": len(emails), "new_email": valid}
+        return return_code_message(int(job.job_id))
+
+    def start_process(self, params: dict[str, Any]) -> str:
+        code, job = self._job_for(params)
+        if code:
+            return return_code_message(code)
+        assert job is not None
+        if not job.started:
+            job.script = default_script(job.data.get("counters"))
+            job.started = True
+        return return_code_message(0)
+
+    def process_details(self, job: SimJob, step: dict[str, Any]) -> str:
+        """Render a scripted step as the seed's GetProcessDetails message."""
+        counters = self._final_counters(job)
+        terminal = step["state"] in ("succeeded", "failed")
+        scale = 1.0 if terminal else int(step.get("progress", 0)) / 100
+        if job.started and "StartDate" not in job.data:
+            job.data["StartDate"] = _local_time()
+        if terminal and "EndDate" not in job.data:
+            job.data["EndDate"] = _local_time()
+        confirm = bool(job.params.get("confirm"))
+        sent = bool(job.params.get("confirmation_sent")) if confirm else None
+        fields = {
+            "StartDate": job.data.get("StartDate", "") if job.started else "",
+            "EndDate": job.data.get("EndDate", "") if terminal else "",
+            "TotalContacts": int(counters.get("total", 0)),
+            "NewMobile": int(counters.get("new_mobile", 0) * scale),
+            "NewEmail": int(counters.get("new_email", 0) * scale),
+            "OptOutMobile": int(counters.get("optout_mobile", 0) * scale),
+            "OptOutEmail": int(counters.get("optout_email", 0) * scale),
+            "ExistingMobile": int(counters.get("existing_mobile", 0) * scale),
+            "ExistingEmail": int(counters.get("existing_email", 0) * scale),
+            "StatusCode": step.get("vendor_status") or STATUS_CODE_BY_STATE[step["state"]],
+            "IsRunning": "True" if step["state"] == "running" else "False",
+            "ConfirmationEmail": "True" if confirm else "False",
+            "ConfirmationSent": "" if sent is None else str(sent and terminal),
+        }
+        fields.update(step.get("fields") or {})
+        rendered = " ".join(
+            (CONFIRMATION_COMMENTS[sent] + " " if name == "ConfirmationSent" else "")
+            + f"<{name}>{escape(str(value))}</{name}>"
+            for name, value in fields.items()
+        )
+        body = f'<ReturnCode>0</ReturnCode> <ImportProcess idProcess="{job.job_id}"> {rendered} </ImportProcess>'
+        return mailup_message(body, declaration=job.params.get("xml_declaration", True))
+
+    @staticmethod
+    def _final_counters(job: SimJob) -> dict[str, Any]:
+        for step in reversed(job.script):
+            if step.get("counters"):
+                return step["counters"]
+        return job.data.get("counters") or {}
