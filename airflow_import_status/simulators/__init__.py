@@ -7,7 +7,7 @@ import json
 
 from airflow_import_status.simulators.core import VendorSimulator
 
-SIMULATOR_MODULES: tuple[str, ...] = ("which50",)
+SIMULATOR_MODULES: tuple[str, ...] = ("which50", "isales", "luminate", "mailup", "mypreferences")
 """One module per vendor, each defining exactly one :class:`VendorSimulator` subclass."""
 
 
