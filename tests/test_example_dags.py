@@ -17,11 +17,23 @@ NORMALIZED_KEYS = {
     "message", "details", "warnings", *COUNTER_FIELDS,
 }  # fmt: skip
 
+EXPECTED: dict[str, dict] = {
+    # what each example's upload task sends, as the vendor reports it back
+    "example_which50.py": {"vendor": "which50", "total": 25, "imported": 25, "invalid": 1},
+    "example_mailup.py": {"vendor": "mailup", "total": 20, "inserted": 20, "imported": 20},
+    "example_mypreferences.py": {
+        "vendor": "mypreferences", "vendor_status": "Completed", "total": 21, "invalid": 1, "imported": 20, "failed": 0,
+    },
+    "example_isales.py": {"vendor": "isales", "imported": 20, "duplicates": 1, "failed": 1, "total": 22},
+    "example_luminate.py": {"vendor": "luminate", "total": 12, "message": "Import complete"},
+}  # fmt: skip
+
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("airflow_db", "sim")
 @pytest.mark.parametrize("example", EXAMPLES)
 def test_example_dag_runs_end_to_end(example):
+    """Upload task -> sensor (deferred) -> downstream task that read the normalized result."""
     from airflow.models import TaskInstance
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
@@ -42,9 +54,14 @@ def test_example_dag_runs_end_to_end(example):
     result = xcoms[(sensor_task, "return_value")]
     assert set(result) == NORMALIZED_KEYS
     assert result["state"] == "succeeded"
+    assert {key: result[key] for key in EXPECTED[example]} == EXPECTED[example]
     assert xcoms[(sensor_task, "import_result")] == result
     downstream = [task.task_id for task in dag.get_task(sensor_task).downstream_list]
     assert downstream, "the example has no task gated on the import"
     assert any(xcoms.get((task_id, "return_value")) == result for task_id in downstream), (
         "the downstream task did not read the normalized result"
     )
+
+
+def test_every_example_has_expectations():
+    assert set(EXAMPLES) == set(EXPECTED)

@@ -5,11 +5,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import importlib.util
 import json
-import os
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -406,33 +403,3 @@ def test_sensor_failed_import_fails_without_retry(sim, mode):
     assert run.import_result["details"]["campaign_id"] == "c9"
     if mode == "deferrable":
         assert run.trigger_kwargs[0]["job"]["campaign_id"] == "c9"
-
-
-# ----- the example DAG end to end ----------------------------------------------------------------------
-@pytest.mark.slow
-@pytest.mark.usefixtures("airflow_db")
-def test_example_dag_end_to_end(sim):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "example_isales.py"
-    spec = importlib.util.spec_from_file_location("example_isales_under_test", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    dag = module.example_isales_import()
-    dag_run = dag.test()
-    assert str(getattr(dag_run.state, "value", dag_run.state)) == "success"
-    with create_session() as session:
-        row = (
-            session.query(XComModel)
-            .filter_by(dag_id=dag.dag_id, run_id=dag_run.run_id, task_id="report", key="return_value")
-            .one()
-        )
-        result = XComModel.deserialize_value(row)
-    assert result["vendor"] == "isales"
-    assert result["state"] == "succeeded"
-    assert (result["imported"], result["duplicates"], result["failed"], result["total"]) == (20, 1, 1, 22)
-    paths = [r["path"] for r in sim.requests("isales")]
-    assert paths[0].endswith("/campaigns/12/blackfile/importFile")
-    assert len(paths) >= 4

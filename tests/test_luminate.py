@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-import os
 import socket
-from pathlib import Path
 
 import pytest
 
@@ -435,31 +432,3 @@ def test_sensor_bad_api_key_is_not_retried(sim, simulator_server, monkeypatch):
     assert run.try_number == 1
     assert run.import_result is None
     assert len(sim.requests("luminate")) == 1
-
-
-# ----- the example DAG end to end -----------------------------------------------------------------
-@pytest.mark.slow
-@pytest.mark.usefixtures("airflow_db")
-def test_example_dag_end_to_end(sim):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "example_luminate.py"
-    spec = importlib.util.spec_from_file_location("example_luminate", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    dag = module.example_luminate_import()
-    dag_run = dag.test()
-    assert str(getattr(dag_run.state, "value", dag_run.state)) == "success"
-    with create_session() as session:
-        row = (
-            session.query(XComModel)
-            .filter_by(dag_id=dag.dag_id, run_id=dag_run.run_id, task_id="report", key="return_value")
-            .one()
-        )
-        result = XComModel.deserialize_value(row)
-    assert result["vendor"] == "luminate"
-    assert result["state"] == "succeeded"
-    assert result["total"] == sim_luminate.ADDRESS_BOOK_SIZE
-    assert result["details"]["events"][-1] == "Import complete"

@@ -4,10 +4,7 @@ async), the simulator's WSDL and SOAP answers, the sensor in all three modes, an
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
-import os
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -574,31 +571,3 @@ def test_sensor_wrong_password_fails_without_retrying(sim, custom_conn):
     assert run.state == "failed"
     assert run.try_number == 1
     assert len(_posts(sim)) == 1
-
-
-# ----- the example DAG end to end ------------------------------------------------------------------------
-@pytest.mark.slow
-@pytest.mark.usefixtures("airflow_db")
-def test_example_dag_end_to_end(sim):
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "example_mailup.py"
-    spec = importlib.util.spec_from_file_location("example_mailup_under_test", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    dag = module.example_mailup_import()
-    dag_run = dag.test()
-    assert str(getattr(dag_run.state, "value", dag_run.state)) == "success"
-    with create_session() as session:
-        row = (
-            session.query(XComModel)
-            .filter_by(dag_id=dag.dag_id, run_id=dag_run.run_id, task_id="report", key="return_value")
-            .one()
-        )
-        result = XComModel.deserialize_value(row)
-    assert result["vendor"] == "mailup"
-    assert result["state"] == "succeeded"
-    assert (result["total"], result["inserted"], result["imported"]) == (20, 20, 20)
-    assert len(_posts(sim)) >= 4  # NewImportProcess, StartProcess, then GetProcessDetails until done

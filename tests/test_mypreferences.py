@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from airflow.sdk import Connection
@@ -35,7 +33,7 @@ from airflow_import_status.simulators.mypreferences import (
     OAUTH_CLIENT_SECRET,
     USER_ID,
 )
-from tests.sensor_harness import MODES, run_sensor, trigger_spy
+from tests.sensor_harness import MODES, run_sensor
 
 VENDOR = "mypreferences"
 COUNTERS = {"total": 100, "valid": 90, "invalid": 10, "processed": 80, "exceptions": 6, "not_honored": 4}
@@ -459,27 +457,3 @@ def test_sensor_bad_credentials_fail_without_retry(sim, custom_conn):
         MyPreferencesImportSensor, "deferrable", access_token=job["job_id"], mypreferences_conn_id=conn_id, retries=2
     )
     assert run.state == "failed" and run.try_number == 1
-
-
-# ----- the example DAG end to end ------------------------------------------------------------
-@pytest.mark.slow
-@pytest.mark.usefixtures("airflow_db", "sim")
-def test_example_dag_end_to_end():
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    from airflow_import_status.demo import load_dag
-
-    dag = load_dag(Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "example_mypreferences.py")
-    with trigger_spy() as trigger_runs:
-        dag_run = dag.test()
-    assert dag_run.state == "success"
-    assert trigger_runs, "the sensor did not defer"
-    with create_session() as session:
-        rows = session.query(XComModel).filter_by(dag_id=dag.dag_id, run_id=dag_run.run_id, key="return_value")
-        xcoms = {row.task_id: XComModel.deserialize_value(row) for row in rows}
-    report = xcoms["report"]
-    assert report == xcoms["wait_for_import"]
-    assert (report["vendor"], report["state"], report["vendor_status"]) == (VENDOR, "succeeded", "Completed")
-    assert (report["total"], report["invalid"], report["imported"], report["failed"]) == (21, 1, 20, 0)
-    assert report["job_id"] == str(xcoms["upload_profiles"])
