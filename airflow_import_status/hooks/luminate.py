@@ -60,6 +60,7 @@ from airflow_import_status.hooks.base import (
     connection_extra,
     raise_for_http_status,
 )
+from airflow_import_status.hooks.tokens import TokenCache
 from airflow_import_status.parsing import load_json_object, load_xml, local_name, optional_str, required
 from airflow_import_status.result import ImportResult, ImportState, StatusTable, unrecognized_status_warning
 
@@ -153,27 +154,6 @@ class LuminateSettings:
             f"The connection's fixed {self.token_param} token was refused: renew it, or set a constituent "
             "login and password so the hook can log in itself."
         )
-
-
-class TokenCache:
-    """Session tokens obtained with ``login``, per process, by :attr:`LuminateSettings.token_cache_key`."""
-
-    def __init__(self) -> None:
-        self._tokens: dict[str, str] = {}
-
-    def get(self, key: str) -> str | None:
-        return self._tokens.get(key)
-
-    def put(self, key: str, token: str) -> None:
-        self._tokens[key] = token
-
-    def discard(self, key: str, token: str) -> None:
-        """Forget ``token`` unless another caller already replaced it with a fresh one."""
-        if self._tokens.get(key) == token:
-            del self._tokens[key]
-
-    def clear(self) -> None:
-        self._tokens.clear()
 
 
 TOKENS = TokenCache()

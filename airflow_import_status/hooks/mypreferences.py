@@ -41,7 +41,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -66,6 +65,7 @@ from airflow_import_status.hooks.base import (
     connection_extra,
     raise_for_http_status,
 )
+from airflow_import_status.hooks.tokens import TokenCache
 from airflow_import_status.parsing import load_json, load_json_object, optional_int, optional_str
 from airflow_import_status.result import (
     ImportResult,
@@ -88,8 +88,6 @@ PATH_PLACEHOLDERS = ("clientId", "accessToken")
 SIGNING_PLACEHOLDERS = ("client_id", "user_id", "timestamp", "method", "path")
 AUTH_TYPES = ("oauth2", "hmac")
 HMAC_HASHES = ("sha256", "sha384", "sha512")
-TOKEN_EXPIRY_MARGIN_SECONDS = 60.0
-"""A cached bearer token is renewed this long before the token endpoint says it expires."""
 STAGE_BATCH_SIZE = 10_000
 """Records per staging request (the vendor caps a request at 25 MB, not a record count)."""
 
@@ -279,39 +277,6 @@ def pnauthinfo3_authorization(
 
 
 # ----- OAuth2 token cache -------------------------------------------------------------------
-@dataclass
-class _CachedToken:
-    value: str
-    expires_at: float
-
-
-class TokenCache:
-    """Bearer tokens shared by every hook of a process (triggers of one triggerer share one)."""
-
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
-        self.clock = clock
-        self._tokens: dict[tuple[str, ...], _CachedToken] = {}
-
-    def get(self, key: tuple[str, ...]) -> str | None:
-        token = self._tokens.get(key)
-        if token is None or token.expires_at <= self.clock():
-            return None
-        return token.value
-
-    def put(self, key: tuple[str, ...], value: str, expires_in: float) -> None:
-        lifetime = max(0.0, expires_in - min(TOKEN_EXPIRY_MARGIN_SECONDS, expires_in / 2))
-        self._tokens[key] = _CachedToken(value, self.clock() + lifetime)
-
-    def discard(self, key: tuple[str, ...], value: str) -> None:
-        """Forget ``value`` unless another flow already replaced it."""
-        token = self._tokens.get(key)
-        if token is not None and token.value == value:
-            del self._tokens[key]
-
-    def clear(self) -> None:
-        self._tokens.clear()
-
-
 TOKEN_CACHE = TokenCache()
 
 
