@@ -8,6 +8,7 @@ from deep inside lxml or json, and never a success.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,10 @@ from lxml import etree
 from airflow_import_status.errors import VendorPayloadError, snippet
 
 MAX_PAYLOAD_BYTES = 5 * 1024 * 1024
+
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
+"""A counter as text: ASCII digits only, at most 18 of them (no '²', no 4,300-digit numbers)."""
+_LEADING_DIGITS = re.compile(r"[0-9]+")
 
 
 def _check_size(vendor: str, payload: bytes | str) -> None:
@@ -30,6 +35,8 @@ def load_json(vendor: str, payload: bytes | str) -> Any:
     _check_size(vendor, payload)
     try:
         return json.loads(payload)
+    except RecursionError:
+        raise VendorPayloadError("response JSON is nested too deeply", vendor=vendor) from None
     except (ValueError, UnicodeDecodeError) as err:
         raise VendorPayloadError(f"response is not valid JSON ({err}): {snippet(payload)!r}", vendor=vendor) from None
 
@@ -86,7 +93,7 @@ def optional_int(vendor: str, fields: dict[str, Any], name: str) -> int | None:
         raise VendorPayloadError(f"field {name!r} is not an integer: {value!r}", vendor=vendor)
     if isinstance(value, str):
         text = value.strip()
-        if not text.lstrip("-").isdigit():
+        if not _INTEGER.fullmatch(text):
             raise VendorPayloadError(f"field {name!r} is not an integer: {snippet(value)!r}", vendor=vendor)
         value = int(text)
     if not isinstance(value, int):
@@ -117,8 +124,9 @@ def parse_iso_datetime(vendor: str, value: str | None, name: str) -> datetime | 
     text = value.strip().replace("Z", "+00:00")
     head, dot, tail = text.partition(".")
     if dot:
-        digits = "".join(ch for ch in tail if ch.isdigit())
-        text = f"{head}.{digits[:6]}{tail[len(digits) :]}"
+        digits = _LEADING_DIGITS.match(tail)
+        fraction = digits.group() if digits else ""
+        text = f"{head}.{fraction[:6].ljust(6, '0')}{tail[len(fraction) :]}" if fraction else f"{head}{tail}"
     try:
         return datetime.fromisoformat(text)
     except ValueError:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import random
+import time
 from dataclasses import asdict, dataclass
 
 from airflow_import_status.errors import (
@@ -90,10 +91,32 @@ class PollPolicy:
             )
         delay = self.backoff(failures)
         if error.retry_after is not None:
-            delay = max(delay, error.retry_after)
+            delay = max(delay, min(error.retry_after, self.backoff_max))
         return ErrorDecision(
             ErrorAction.RETRY,
             delay,
             f"{job_label}: transient failure {failures}/{self.max_consecutive_failures}, "
             f"retrying in {delay:.1f}s: {error}",
+        )
+
+
+@dataclass
+class PollTracker:
+    """The bookkeeping one waiting sensor or trigger keeps between polls."""
+
+    policy: PollPolicy
+    job_label: str
+    waiting_since: float
+    """Epoch seconds when waiting started (kept across triggerer restarts and reschedules)."""
+    failures: int = 0
+    """Consecutive transient failures."""
+
+    def succeeded(self) -> None:
+        self.failures = 0
+
+    def failed(self, error: ImportStatusError) -> ErrorDecision:
+        if isinstance(error, TransientVendorError):
+            self.failures += 1
+        return self.policy.after_error(
+            error, failures=self.failures, waited=time.time() - self.waiting_since, job_label=self.job_label
         )

@@ -136,6 +136,15 @@ class StatusTable:
     failed: frozenset[str] = frozenset()
     case_sensitive: bool = False
 
+    def __post_init__(self) -> None:
+        sets = {"pending": self.pending, "running": self.running, "succeeded": self.succeeded, "failed": self.failed}
+        seen: dict[str, str] = {}
+        for state, values in sets.items():
+            for value in values:
+                other = seen.setdefault(self._norm(value), state)
+                if other != state:
+                    raise ValueError(f"status {value!r} is listed as both {other} and {state}")
+
     def _norm(self, value: str) -> str:
         value = value.strip()
         return value if self.case_sensitive else value.casefold()
@@ -146,8 +155,8 @@ class StatusTable:
             return None
         key = self._norm(str(value))
         for state, values in (
-            (ImportState.SUCCEEDED, self.succeeded),
             (ImportState.FAILED, self.failed),
+            (ImportState.SUCCEEDED, self.succeeded),
             (ImportState.RUNNING, self.running),
             (ImportState.PENDING, self.pending),
         ):

@@ -79,10 +79,12 @@ class TestPollPolicy:
         assert 2 <= delays[0] <= 4 and 4 <= delays[1] <= 8
         assert self.policy.backoff(10) <= 10
 
-    def test_retry_after_is_honoured(self):
-        error = TransientVendorError("429", vendor="v", retry_after=25)
+    def test_retry_after_is_honoured_up_to_the_backoff_cap(self):
+        error = TransientVendorError("429", vendor="v", retry_after=8)
         decision = self.policy.after_error(error, failures=1, waited=0, job_label="j")
-        assert decision.action is ErrorAction.RETRY and decision.delay == 25
+        assert decision.action is ErrorAction.RETRY and decision.delay == 8
+        error = TransientVendorError("429", vendor="v", retry_after=86400)
+        assert self.policy.after_error(error, failures=1, waited=0, job_label="j").delay == 10
 
     def test_gives_up_after_max_consecutive_failures(self):
         error = TransientVendorError("HTTP 502", vendor="v")

@@ -63,7 +63,7 @@ FAULTS: dict[str, FaultCase] = {
     "not_found_then_found": FaultCase(None, "succeeded", 3, job={"hidden_polls": 2}, not_found_grace=30),
 }
 
-POLICY = PollPolicy(poll_interval=0.05, max_consecutive_failures=MAX_FAILURES, backoff_initial=0.02, backoff_max=0.05)
+POLICY = PollPolicy(poll_interval=0.05, max_consecutive_failures=MAX_FAILURES, backoff_initial=0.02, backoff_max=2)
 
 
 def _prepare(sim, monkeypatch, case: VendorCase, fault_name: str) -> tuple[FaultCase, dict[str, Any], str]:
@@ -137,7 +137,7 @@ def test_poke(sim, monkeypatch, mocker, vendor, fault_name):
         **{case.hook_class.conn_name_attr: conn_id},
         poke_interval=0.05,
         retry_backoff=0.02,
-        retry_backoff_max=0.05,
+        retry_backoff_max=2,
         max_consecutive_failures=MAX_FAILURES,
         not_found_grace=fault.not_found_grace,
     )

@@ -140,3 +140,11 @@ def test_console_link():
     link = sensor.operator_extra_links[0]
     assert link.name == "Vendor console"
     assert link.get_link(sensor, ti_key=None) == "https://app.which50.com/"
+
+
+def test_quality_gate_without_rejected_counts_fails_clearly(sim):
+    script = [{"state": "succeeded", "progress": 100, "fields": {"InvalidEmailCount": None, "InvalidSmsCount": None}}]
+    job = sim.create_job("which50", params={"contact_list_id": 5}, script=script)
+    run = run_sensor(Which50ImportSensor, "poke", max_rejected=0, **_job_kwargs(job))
+    assert run.state == "failed"
+    assert run.import_result["invalid"] is None

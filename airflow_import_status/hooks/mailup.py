@@ -293,13 +293,20 @@ def raise_for_return_code(code: int, operation: str, detail: str = "") -> None:
     raise PermanentVendorError(message, vendor=VENDOR)
 
 
+def optional_int_code(text: str | None) -> int | None:
+    """A ReturnCode (negative allowed) or ``None`` when it is not a plain integer."""
+    text = (text or "").strip()
+    return int(text) if re.fullmatch(r"-?[0-9]{1,9}", text) else None
+
+
 def return_code(body: etree._Element, operation: str) -> int:
     """The message's ReturnCode, after raising for a negative one."""
     fields = xml_children_text(body)
-    text = (fields.get("ReturnCode") or "").strip()
-    if not text.lstrip("-").isdigit():
-        raise VendorPayloadError(f"{operation}: ReturnCode is not an integer: {text!r}", vendor=VENDOR)
-    code = int(text)
+    code = optional_int_code(fields.get("ReturnCode"))
+    if code is None:
+        raise VendorPayloadError(
+            f"{operation}: ReturnCode is not an integer: {snippet(fields.get('ReturnCode'))!r}", vendor=VENDOR
+        )
     detail = "; ".join(f"{name}={value.strip()}" for name, value in fields.items() if name != "ReturnCode" and value)
     raise_for_return_code(code, operation, snippet(detail))
     return code
@@ -604,9 +611,10 @@ def zeep_errors(operation: str) -> Iterator[None]:
         raise BadRequestError(
             f"{operation}: parameters refused by the WSDL: {snippet(str(err))}", vendor=VENDOR
         ) from None
-    except (TypeError, AttributeError, ValueError) as err:
-        raise PermanentVendorError(
-            f"{operation}: the call does not fit the MailUp WSDL ({snippet(str(err))})", vendor=VENDOR
+    except (TypeError, AttributeError, ValueError, LookupError) as err:
+        raise VendorPayloadError(
+            f"{operation}: SOAP answer does not fit the MailUp WSDL ({type(err).__name__}: {snippet(str(err))})",
+            vendor=VENDOR,
         ) from None
     except (zeep.exceptions.Error, etree.LxmlError) as err:
         raise VendorPayloadError(f"{operation}: unreadable SOAP answer: {snippet(str(err))}", vendor=VENDOR) from None

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import Asset, BaseOperatorLink, BaseSensorOperator, PokeReturnValue, conf
 from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
 
-from airflow_import_status.errors import ImportStatusError, TransientVendorError
+from airflow_import_status.errors import ImportStatusError
 from airflow_import_status.hooks.base import ImportStatusHook
-from airflow_import_status.polling import ErrorAction, PollPolicy
+from airflow_import_status.polling import ErrorAction, PollPolicy, PollTracker
 from airflow_import_status.result import COUNTER_FIELDS, ImportResult, ImportState
 from airflow_import_status.triggers.import_status import (
     EventStatus,
@@ -159,26 +159,23 @@ class ImportStatusSensor(BaseSensorOperator):
         return started
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        """One poll, riding out transient faults with the shared backoff policy."""
+        """One poll, riding out transient faults with the shared backoff policy (never past the timeout)."""
         job = self.job()
-        waiting_since = self._waiting_since(context)
-        waited = time.time() - waiting_since
-        failures = 0
+        tracker = PollTracker(self.policy, self.job_label, self._waiting_since(context))
         while True:
             try:
                 result = self.hook.poll(job)
             except ImportStatusError as err:
-                if isinstance(err, TransientVendorError):
-                    failures += 1
-                decision = self.policy.after_error(err, failures=failures, waited=waited, job_label=self.job_label)
+                decision = tracker.failed(err)
                 if decision.action is ErrorAction.FAIL:
                     raise (AirflowException if decision.retryable_task else AirflowFailException)(
                         decision.message
                     ) from None
                 self.log.warning(decision.message)
-                if decision.action is ErrorAction.WAIT:
+                remaining = tracker.waiting_since + self.timeout - time.time()
+                if decision.action is ErrorAction.WAIT or remaining <= 0:
                     return False
-                time.sleep(decision.delay)
+                time.sleep(min(decision.delay, remaining))
                 continue
             self._log_progress(result)
             if not result.state.is_terminal:
@@ -190,7 +187,7 @@ class ImportStatusSensor(BaseSensorOperator):
         try:
             outcome = ImportStatusEvent.from_payload(event)
         except ValueError as err:
-            raise AirflowException(f"{self.job_label}: {err}") from None
+            raise AirflowException(f"{self.job_label}: malformed trigger event: {err}") from None
         if outcome.status is EventStatus.TIMEOUT:
             if outcome.result is not None:
                 context["ti"].xcom_push(key=RESULT_XCOM_KEY, value=outcome.result.to_dict())
@@ -222,6 +219,14 @@ class ImportStatusSensor(BaseSensorOperator):
         return data
 
     def _check_quality(self, result: ImportResult) -> None:
+        """Fail a succeeded import with too many rejected records; a gate that cannot be checked fails too."""
+        if self.max_rejected is None and self.max_rejected_ratio is None:
+            return
+        if result.invalid is None and result.failed is None:
+            raise AirflowFailException(
+                f"{self.job_label}: a quality gate (max_rejected / max_rejected_ratio) is set but "
+                f"{result.vendor} reports no invalid or failed record counts to check it against"
+            )
         rejected = result.rejected
         if self.max_rejected is not None and rejected > self.max_rejected:
             raise AirflowFailException(
@@ -234,7 +239,7 @@ class ImportStatusSensor(BaseSensorOperator):
                     f"{self.job_label}: max_rejected_ratio is set but {result.vendor} "
                     "reports no total to check it against"
                 )
-            ratio = rejected / result.total if result.total else 0.0
+            ratio = rejected / result.total if result.total else (1.0 if rejected else 0.0)
             if ratio > self.max_rejected_ratio:
                 raise AirflowFailException(
                     f"{self.job_label} succeeded but {rejected}/{result.total} records ({ratio:.1%}) were rejected, "

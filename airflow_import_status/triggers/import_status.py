@@ -14,8 +14,12 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_import_status.errors import ImportStatusError, TransientVendorError
 from airflow_import_status.hooks.base import ImportStatusHook
-from airflow_import_status.polling import ErrorAction, PollPolicy
+from airflow_import_status.polling import ErrorAction, PollPolicy, PollTracker
 from airflow_import_status.result import ImportResult
+
+POLL_OVERRUN_SECONDS = 60.0
+"""How long a poll started before the deadline may run past it (per-read timeouts do not bound
+a vendor that trickles bytes, nor a poll of several requests)."""
 
 
 class EventStatus(enum.StrEnum):
@@ -50,10 +54,13 @@ class ImportStatusEvent:
         try:
             status = EventStatus(payload["status"])
             message = str(payload["message"])
-        except (KeyError, ValueError) as err:
+        except (KeyError, ValueError, TypeError) as err:
             raise ValueError(f"malformed trigger event payload {dict(payload)!r}: {err}") from None
         raw_result = payload.get("result")
-        result = ImportResult.from_dict(dict(raw_result)) if raw_result is not None else None
+        try:
+            result = ImportResult.from_dict(dict(raw_result)) if raw_result is not None else None
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"trigger event carries a malformed import result: {err}") from None
         if status in (EventStatus.SUCCEEDED, EventStatus.FAILED) and result is None:
             raise ValueError(f"trigger event {status.value!r} carries no import result")
         return cls(status, message, result, bool(payload.get("retryable", False)))
@@ -123,34 +130,29 @@ class ImportStatusTrigger(BaseTrigger):
         yield TriggerEvent(event.to_payload())
 
     async def _wait(self) -> ImportStatusEvent:
-        policy = PollPolicy(**self.policy)
         hook = load_hook_class(self.hook_class)(self.conn_id)
         label = f"{hook.vendor} import job {hook.job_label(self.job)}"
-        failures = 0
+        tracker = PollTracker(PollPolicy(**self.policy), label, self.waiting_since)
         last: ImportResult | None = None
         while True:
             try:
-                result = await hook.apoll(self.job)
+                result = await self._poll(hook)
             except ImportStatusError as err:
-                if isinstance(err, TransientVendorError):
-                    failures += 1
-                decision = policy.after_error(
-                    err, failures=failures, waited=time.time() - self.waiting_since, job_label=label
-                )
+                decision = tracker.failed(err)
                 if decision.action is ErrorAction.FAIL:
                     self.log.error(decision.message)
                     return ImportStatusEvent(EventStatus.ERROR, decision.message, last, decision.retryable_task)
                 self.log.warning(decision.message)
                 delay = decision.delay
             else:
-                failures = 0
+                tracker.succeeded()
                 last = result
                 self.log.info("%s: %s", label, result.progress_line())
                 for warning in result.warnings:
                     self.log.warning("%s: %s", label, warning)
                 if result.state.is_terminal:
                     return ImportStatusEvent(EventStatus(result.state.value), f"{label} {result.state.value}", result)
-                delay = policy.poll_interval
+                delay = tracker.policy.poll_interval
             now = time.time()
             if self.deadline is not None:
                 if now >= self.deadline:
@@ -162,3 +164,15 @@ class ImportStatusTrigger(BaseTrigger):
                     )
                 delay = min(delay, self.deadline - now)
             await asyncio.sleep(delay)
+
+    async def _poll(self, hook: ImportStatusHook) -> ImportResult:
+        """One poll; past the deadline it may take at most ``POLL_OVERRUN`` seconds more."""
+        if self.deadline is None:
+            return await hook.apoll(self.job)
+        budget = max(0.0, self.deadline - time.time()) + POLL_OVERRUN_SECONDS
+        try:
+            return await asyncio.wait_for(hook.apoll(self.job), timeout=budget)
+        except TimeoutError:
+            raise TransientVendorError(
+                f"a poll took longer than {budget:.0f}s and ran past the sensor deadline", vendor=hook.vendor
+            ) from None
