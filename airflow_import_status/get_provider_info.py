@@ -95,7 +95,7 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-name": "Which50",
                 "connection-type": "which50",
                 "conn-fields": _fields(
-                    auth_header={
+                    key_header={
                         "label": "API key header name",
                         "schema": {"type": ["string", "null"], "default": "X-Api-Key"},
                     },
@@ -171,8 +171,8 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "Fixed sso_auth_token (instead of login/password)",
                         "schema": {"type": ["string", "null"], "format": "password"},
                     },
-                    auth={
-                        "label": "Fixed auth token (instead of login/password)",
+                    auth_token={
+                        "label": "Fixed auth token, sent as 'auth' (instead of login/password)",
                         "schema": {"type": ["string", "null"], "format": "password"},
                     },
                     response_format={
@@ -215,7 +215,7 @@ def get_provider_info() -> dict[str, Any]:
                         "label": "MyPreferences user id (OAuth2 scope ClientId/UserId; HMAC: defaults to login)",
                         "schema": {"type": ["string", "null"]},
                     },
-                    token_url={
+                    oauth_endpoint={
                         "label": "OAuth2 token URL (absolute or relative to the host, inferred)",
                         "schema": {"type": ["string", "null"], "default": "Profiles/oauth/token"},
                     },

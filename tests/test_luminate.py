@@ -285,7 +285,7 @@ def test_wrong_constituent_password(sim, simulator_server, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("token_param", "token"), [("sso_auth_token", sim_luminate.SSO_AUTH_TOKEN), ("auth", sim_luminate.AUTH_TOKEN)]
+    ("token_param", "token"), [("sso_auth_token", sim_luminate.SSO_AUTH_TOKEN), ("auth_token", sim_luminate.AUTH_TOKEN)]
 )
 def test_fixed_token_needs_no_login(sim, simulator_server, monkeypatch, token_param, token):
     conn_id = _fixed_token(simulator_server, monkeypatch, f"luminate_fixed_{token_param}", **{token_param: token})

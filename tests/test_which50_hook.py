@@ -103,7 +103,7 @@ def test_read_timeout_is_transient(sim, custom_conn):
 
 
 def test_custom_auth_header(sim, custom_conn):
-    hook = Which50Hook(custom_conn("which50_bearer", extra={"auth_header": "Authorization", "auth_scheme": "Bearer"}))
+    hook = Which50Hook(custom_conn("which50_bearer", extra={"key_header": "Authorization", "auth_scheme": "Bearer"}))
     # the simulator expects X-Api-Key, so a Bearer header is refused: the header really changed
     ok, message = hook.test_connection()
     assert not ok and "401" in message

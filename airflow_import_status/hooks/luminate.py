@@ -8,7 +8,7 @@ Luminate-specific lives here: request building, the pure parsers (JSON and XML),
 
 Choices where the vendor's docs are silent (configurable on the connection where it matters):
 
-- Auth: a fixed token (extra ``sso_auth_token``, or ``auth`` for an ``[[S86]]`` token) or a
+- Auth: a fixed token (extra ``sso_auth_token``, or ``auth_token`` for an ``[[S86]]`` token sent as ``auth``) or a
   constituent login/password. With a login, the hook calls ``CRConsAPI?method=login``
   (POST, credentials in the form body, never in a URL) and sends the returned token as
   ``sso_auth_token``. Tokens are cached per process, keyed by site, API key and credentials;
@@ -79,7 +79,8 @@ CONTACTS_METHOD = "getAddressBookImportContacts"
 START_METHOD = "startOnlineAddressBookImport"
 LOGIN_METHOD = "login"
 FORMATS = ("json", "xml")
-TOKEN_PARAMS = ("sso_auth_token", "auth")
+TOKEN_EXTRAS = {"sso_auth_token": "sso_auth_token", "auth": "auth_token"}
+"""API token parameter -> the connection extra holding a fixed token (names Airflow masks)."""
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 
 STATUS_TABLE = StatusTable(
@@ -176,13 +177,17 @@ def settings_from_connection(conn: Connection) -> LuminateSettings:
     api_key = extra.get("api_key")
     if not api_key:
         raise invalid("no API key (extra 'api_key')")
-    tokens = {name: str(extra[name]) for name in TOKEN_PARAMS if extra.get(name)}
+    tokens = {param: str(extra[name]) for param, name in TOKEN_EXTRAS.items() if extra.get(name)}
     if len(tokens) > 1:
-        raise invalid("set either extra 'sso_auth_token' or extra 'auth', not both")
+        raise invalid("set either extra 'sso_auth_token' or extra 'auth_token', not both")
     if tokens and (conn.login or conn.password):
-        raise invalid("set either a fixed token (extra 'sso_auth_token'/'auth') or a login and password, not both")
+        raise invalid(
+            "set either a fixed token (extra 'sso_auth_token'/'auth_token') or a login and password, not both"
+        )
     if not tokens and not (conn.login and conn.password):
-        raise invalid("needs a fixed token (extra 'sso_auth_token' or 'auth') or a constituent login and password")
+        raise invalid(
+            "needs a fixed token (extra 'sso_auth_token' or 'auth_token') or a constituent login and password"
+        )
     response_format = str(extra.get("response_format") or "json").lower()
     if response_format not in FORMATS:
         raise invalid(f"response_format must be 'json' or 'xml', got {response_format!r}")
@@ -490,7 +495,7 @@ class LuminateHook(ImportStatusHook[LuminateSettings]):
     """Read Luminate Online address-book import jobs (Client API ``CRAddressBookAPI``).
 
     Connection: host = site base URL (``https://secure2.convio.net/{organization}``), extra
-    ``api_key``; either extra ``sso_auth_token`` (or ``auth``) holding a fixed token, or
+    ``api_key``; either extra ``sso_auth_token`` (or ``auth_token``) holding a fixed token, or
     login/password of a constituent the hook logs in as. Extras ``response_format``
     (json|xml), ``suppress_response_codes``, ``count_contacts``, ``timeout``, ``verify_ssl``,
     ``ca_bundle``.

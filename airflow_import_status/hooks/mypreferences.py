@@ -10,7 +10,7 @@ Choices where the vendor's docs are silent (all configurable on the connection):
   ``status_path``). The import helper derives its other paths from it: ``POST`` to the path
   without ``/{accessToken}`` initiates (inferred), ``POST`` to the status path stages records
   (inferred), ``POST {status path}/Execute`` executes (documented).
-- OAuth2 token URL: ``{host}/Profiles/oauth/token`` (inferred; extra ``token_url``, absolute or
+- OAuth2 token URL: ``{host}/Profiles/oauth/token`` (inferred; extra ``oauth_endpoint``, absolute or
   relative to the host). Client credentials go in a Basic header, ``grant_type`` and ``scope``
   (``{clientId}/{userId}``, extra ``scope`` overrides) in a form body, as the vendor's OAuth
   page shows. The bearer token is cached per process, keyed by token URL, OAuth client id,
@@ -201,7 +201,7 @@ def settings_from_connection(conn: Connection) -> MyPreferencesSettings:
             if not user_id:
                 raise problem("oauth2 needs extra 'user_id' (the scope is 'ClientId/UserId') or an explicit 'scope'")
             scope = f"{client_id}/{user_id}"
-        token_url = str(extra.get("token_url") or DEFAULT_TOKEN_PATH).strip()
+        token_url = str(extra.get("oauth_endpoint") or DEFAULT_TOKEN_PATH).strip()
         if "://" not in token_url:
             token_url = f"{base_url}/{token_url.lstrip('/')}"
     else:
@@ -508,7 +508,7 @@ class MyPreferencesHook(ImportStatusHook[MyPreferencesSettings]):
     Connection: host = ``https://pm.mypreferences.com`` (production, the default) or
     ``https://pmstg.mypreferences.com`` (staging); extra ``client_id`` (the account clientId);
     ``auth_type`` ``oauth2`` (login/password = OAuth client id/secret, extra ``user_id`` for the
-    scope; ``token_url``, ``scope``) or ``hmac`` (login/password = user id/secret;
+    scope; ``oauth_endpoint``, ``scope``) or ``hmac`` (login/password = user id/secret;
     ``hmac_string_to_sign``, ``hmac_hash``); ``status_path``, ``check_path``,
     ``success_statuses``, ``failure_statuses``, ``console_url``, ``timeout``, ``verify_ssl``,
     ``ca_bundle``.

@@ -7,7 +7,7 @@ Choices where the vendor's docs are silent (all configurable on the connection):
 
 - Base URL: ``https://app.which50.com/Which50API`` (inferred from the documentation site).
 - Auth: an API-key header. The scheme is undocumented; the default is ``X-Api-Key: {key}``.
-  Set extras ``auth_header`` / ``auth_scheme`` (e.g. ``Authorization`` / ``Bearer``).
+  Set extras ``key_header`` / ``auth_scheme`` (e.g. ``Authorization`` / ``Bearer``).
 - ``CurrentStatus`` values are undocumented. Defaults below; override with the extras
   ``success_statuses`` / ``failure_statuses`` / ``running_statuses`` / ``pending_statuses``
   (comma-separated, case-insensitive). An unknown status with ``FinishDate`` set and
@@ -114,7 +114,7 @@ def settings_from_connection(conn: Connection) -> Which50Settings:
     return Which50Settings(
         base_url=base_url_of(conn) if conn.host else DEFAULT_BASE_URL,
         api_key=conn.password,
-        auth_header=extra.get("auth_header") or "X-Api-Key",
+        auth_header=extra.get("key_header") or "X-Api-Key",
         auth_scheme=extra.get("auth_scheme") or "",
         response_format=response_format,
         status_table=StatusTable(
@@ -246,7 +246,7 @@ class Which50Hook(ImportStatusHook[Which50Settings]):
     """Read Which50 contact-list import jobs.
 
     Connection: host = API base URL (default ``https://app.which50.com/Which50API``),
-    password = API key; extras ``auth_header``, ``auth_scheme``, ``response_format``
+    password = API key; extras ``key_header``, ``auth_scheme``, ``response_format``
     (json|xml), ``success_statuses``, ``failure_statuses``, ``timeout``, ``verify_ssl``,
     ``ca_bundle``, ``console_url``.
     """

@@ -1,0 +1,53 @@
+"""The provider registers with Airflow: valid provider info, one connection type per vendor, sane UI fields."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import airflow
+import jsonschema
+import pytest
+
+from airflow_import_status.get_provider_info import get_provider_info
+from airflow_import_status.triggers.import_status import load_hook_class
+
+INFO = get_provider_info()
+CONNECTION_TYPES = {entry["connection-type"]: entry for entry in INFO["connection-types"]}
+
+
+def test_provider_info_matches_airflow_schema():
+    schema = json.loads((Path(airflow.__file__).parent / "provider_info.schema.json").read_text())
+    jsonschema.validate(INFO, schema)
+
+
+def test_one_connection_type_per_vendor():
+    assert set(CONNECTION_TYPES) == {"which50", "mailup", "mypreferences", "isales", "luminate"}
+
+
+@pytest.mark.parametrize("conn_type", sorted(CONNECTION_TYPES))
+def test_connection_type_points_at_its_hook(conn_type):
+    entry = CONNECTION_TYPES[conn_type]
+    hook = load_hook_class(entry["hook-class-name"])
+    assert (hook.conn_type, hook.hook_name) == (conn_type, entry["hook-name"])
+    assert hook.default_conn_name == f"{conn_type}_default"
+
+
+@pytest.mark.parametrize("conn_type", sorted(CONNECTION_TYPES))
+def test_only_secret_fields_are_hidden_by_airflow(conn_type):
+    """Airflow masks extras whose *name* looks secret; a plain setting so named would be saved as '***'."""
+    from airflow.sdk.log import _secrets_masker
+
+    masker = _secrets_masker()
+    for name, field in CONNECTION_TYPES[conn_type]["conn-fields"].items():
+        is_secret = field["schema"].get("format") == "password"
+        assert masker.should_hide_value_for_key(name) == is_secret, f"{conn_type}.{name}"
+
+
+def test_declared_modules_import():
+    import importlib
+
+    for group in ("hooks", "sensors", "triggers"):
+        for entry in INFO[group]:
+            for module in entry["python-modules"]:
+                importlib.import_module(module)
