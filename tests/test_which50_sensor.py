@@ -113,7 +113,7 @@ def test_unknown_status_keeps_waiting(sim):
 
 
 def test_trigger_kwargs_hold_no_secret(sim):
-    job = sim.create_job("which50", params={"contact_list_id": 5}, polls=1)
+    job = sim.create_job("which50", params={"contact_list_id": 5}, polls=2)
     run = run_sensor(Which50ImportSensor, "deferrable", **_job_kwargs(job))
     assert API_KEY not in json.dumps(run.trigger_kwargs)
     assert run.trigger_kwargs[0]["conn_id"] == "which50_default"
@@ -148,3 +148,19 @@ def test_quality_gate_without_rejected_counts_fails_clearly(sim):
     run = run_sensor(Which50ImportSensor, "poke", max_rejected=0, **_job_kwargs(job))
     assert run.state == "failed"
     assert run.import_result["invalid"] is None
+
+
+def test_a_finished_job_does_not_defer(sim):
+    job = sim.create_job("which50", params={"contact_list_id": 5}, counters=COUNTERS, polls=1)
+    run = run_sensor(Which50ImportSensor, "deferrable", **_job_kwargs(job))
+    assert run.state == "success" and not run.was_deferred
+    assert run.return_value["imported"] == 90
+
+
+def test_a_failed_job_found_before_deferring_fails_or_skips(sim):
+    job = sim.create_job("which50", params={"contact_list_id": 5}, polls=1, fail=True)
+    run = run_sensor(Which50ImportSensor, "deferrable", retries=2, **_job_kwargs(job))
+    assert (run.state, run.try_number, run.was_deferred) == ("failed", 1, False)
+    assert run.import_result["state"] == "failed"
+    job = sim.create_job("which50", params={"contact_list_id": 5}, polls=1, fail=True)
+    assert run_sensor(Which50ImportSensor, "deferrable", soft_fail=True, **_job_kwargs(job)).state == "skipped"

@@ -13,10 +13,15 @@ import time
 from collections.abc import Mapping
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from airflow.sdk import Asset, BaseOperatorLink, BaseSensorOperator, PokeReturnValue, conf
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
+from airflow.sdk.exceptions import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+)
 
 from airflow_import_status.errors import ImportStatusError
 from airflow_import_status.hooks.base import ImportStatusHook
@@ -134,6 +139,9 @@ class ImportStatusSensor(BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         now = time.time()
+        finished = self._poll_before_deferring(context, PollTracker(self.policy, self.job_label, now))
+        if finished is not None:
+            return finished
         deadline = now + self.timeout if self.timeout else None
         self.defer(
             trigger=ImportStatusTrigger(
@@ -147,6 +155,36 @@ class ImportStatusSensor(BaseSensorOperator):
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout) + DEFERRAL_TIMEOUT_MARGIN if self.timeout else None,
         )
+
+    def _poll_before_deferring(self, context: Context, tracker: PollTracker) -> dict[str, Any] | None:
+        """One sync poll first: a finished job or a permanent fault ends here without a deferral.
+
+        A job that finishes before it is deferred never makes a trigger fire instantly (Airflow
+        3.3 can then race the task's own state update, apache/airflow#67287).
+        """
+        try:
+            result = self.hook.poll(self.job())
+        except ImportStatusError as err:
+            decision = tracker.failed(err)
+            if decision.action is ErrorAction.FAIL and not decision.retryable_task:
+                self._fail(AirflowFailException(decision.message))
+            self.log.warning("%s; the trigger takes over", decision.message)
+            return None
+        self._log_progress(result)
+        if not result.state.is_terminal:
+            return None
+        try:
+            return self._finish(context, result)
+        except AirflowFailException as err:
+            self._fail(err)
+
+    def _fail(self, error: AirflowFailException) -> NoReturn:
+        """Fail as Airflow's own sensor loop would: skipped with ``soft_fail``/``never_fail``."""
+        if self.soft_fail or getattr(self, "never_fail", False):
+            raise AirflowSkipException(
+                f"Skipping ({'soft_fail' if self.soft_fail else 'never_fail'}): {error}"
+            ) from error
+        raise error
 
     def _waiting_since(self, context: Context) -> float:
         if self.reschedule:
