@@ -457,3 +457,14 @@ def test_sensor_bad_credentials_fail_without_retry(sim, custom_conn):
         MyPreferencesImportSensor, "deferrable", access_token=job["job_id"], mypreferences_conn_id=conn_id, retries=2
     )
     assert run.state == "failed" and run.try_number == 1
+
+
+def test_the_bearer_token_is_registered_with_the_secrets_masker(sim):
+    from airflow.sdk.log import _secrets_masker
+
+    TOKEN_CACHE.clear()
+    job = sim.create_job(VENDOR, polls=1)
+    hook = MyPreferencesHook()
+    hook.get_import_status(int(job["job_id"]))
+    [token] = [v.value for v in TOKEN_CACHE._tokens.values()]
+    assert _secrets_masker().redact(f"Bearer {token}") == "Bearer ***"

@@ -8,7 +8,13 @@ import os
 
 import pytest
 
-from airflow_import_status.errors import AuthenticationError, JobNotFoundError, TransientVendorError, VendorPayloadError
+from airflow_import_status.errors import (
+    AuthenticationError,
+    JobNotFoundError,
+    PermanentVendorError,
+    TransientVendorError,
+    VendorPayloadError,
+)
 from airflow_import_status.hooks.which50 import Which50Hook
 from airflow_import_status.result import ImportState
 from airflow_import_status.simulators.which50 import API_KEY
@@ -128,3 +134,25 @@ def test_start_import_creates_a_running_job(sim):
     assert results[-1].state is ImportState.SUCCEEDED
     assert (results[-1].inserted, results[-1].invalid) == (2, 1)
     assert os.environ["AIRFLOW_CONN_WHICH50_DEFAULT"]
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+def test_a_redirect_is_reported_the_same_way_on_both_paths(sim, use_async):
+    job = sim.create_job("which50", params={"contact_list_id": 3})
+    sim.add_fault("which50", "status", status=302, headers={"Location": "https://login.example.com/sso?key=1"})
+    with pytest.raises(PermanentVendorError, match=r"HTTP 302: redirected to https://login.example.com/sso;"):
+        _get(Which50Hook(), 3, job["job_id"], use_async)
+    assert len(sim.requests("which50")) == 1, "the redirect was followed"
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+def test_an_unforeseen_library_error_becomes_a_typed_payload_error(sim, mocker, use_async):
+    job = sim.create_job("which50", params={"contact_list_id": 3})
+    mocker.patch("airflow_import_status.hooks.which50.parse_import_job", side_effect=KeyError("Id"))
+    with pytest.raises(VendorPayloadError, match=r"\[which50\] unexpected KeyError"):
+        _get(Which50Hook(), 3, job["job_id"], use_async)
+
+
+def test_bad_timeout_extra_is_a_clear_connection_error(simulator_server, custom_conn):
+    ok, message = Which50Hook(custom_conn("which50_badtimeout", extra={"timeout": "soon"})).test_connection()
+    assert not ok and "'timeout' is not a number" in message

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import re
 import ssl
 import time
 import weakref
@@ -27,7 +28,7 @@ import certifi
 import httpx
 import requests
 from airflow.sdk import BaseHook
-from airflow.sdk.log import mask_secret
+from airflow.sdk.log import amask_secret, mask_secret
 
 from airflow_import_status.errors import (
     AuthenticationError,
@@ -39,6 +40,7 @@ from airflow_import_status.errors import (
     VendorPayloadError,
     snippet,
 )
+from airflow_import_status.hooks.tokens import take_unmasked_tokens
 from airflow_import_status.parsing import MAX_PAYLOAD_BYTES
 from airflow_import_status.result import ImportResult
 
@@ -94,8 +96,16 @@ class TransportSettings:
         verify = extra.get("verify_ssl", True)
         if isinstance(verify, str):
             verify = verify.strip().lower() not in ("false", "0", "no", "off")
+        try:
+            timeout = float(extra.get("timeout") or DEFAULT_TIMEOUT_SECONDS)
+        except (TypeError, ValueError):
+            raise PermanentVendorError(
+                f"connection extra 'timeout' is not a number: {extra.get('timeout')!r}"
+            ) from None
+        if timeout <= 0:
+            raise PermanentVendorError(f"connection extra 'timeout' must be positive, got {timeout}")
         return cls(
-            timeout=float(extra.get("timeout") or DEFAULT_TIMEOUT_SECONDS),
+            timeout=timeout,
             verify=bool(verify),
             ca_bundle=extra.get("ca_bundle") or None,
         )
@@ -151,7 +161,7 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, moment.timestamp() - time.time())
 
 
-def raise_for_http_status(vendor: str, response: HttpResponse, what: str) -> None:
+def raise_for_http_status(vendor: str, response: HttpResponse, what: str, secrets: tuple[str, ...] = ()) -> None:
     """The generic HTTP status mapping every REST vendor starts from.
 
     ``what`` names the thing asked for (e.g. "import job 12 of list 3") for 404 messages.
@@ -160,7 +170,12 @@ def raise_for_http_status(vendor: str, response: HttpResponse, what: str) -> Non
     status = response.status
     if 200 <= status < 300:
         return
-    quoted = snippet(response.body)
+    quoted = snippet(response.body, secrets)
+    if 300 <= status < 400:
+        location = response.headers.get("location", "?").split("?")[0]
+        raise PermanentVendorError(
+            f"HTTP {status}: redirected to {location}; check the connection's base URL", vendor=vendor
+        )
     if status in (401, 403):
         raise AuthenticationError(f"HTTP {status}: the vendor refused the credentials: {quoted!r}", vendor=vendor)
     if status == 404:
@@ -216,10 +231,15 @@ def _too_large(vendor: str) -> VendorPayloadError:
     return VendorPayloadError(f"response exceeds the {MAX_PAYLOAD_BYTES}-byte cap", vendor=vendor)
 
 
+_QUERY_STRING = re.compile(r"\?[^\s'\"()]*")
+"""A URL's query string inside an error text (requests quotes the URL, query and all)."""
+
+
 def _network_error(vendor: str, request: HttpRequest, err: Exception) -> TransientVendorError:
     kind = "timed out" if isinstance(err, (requests.Timeout, httpx.TimeoutException)) else "failed"
+    detail = _QUERY_STRING.sub("?...", str(err))
     return TransientVendorError(
-        f"{request.method} {request.url.split('?')[0]} {kind}: {type(err).__name__}: {snippet(str(err))}",
+        f"{request.method} {request.url.split('?')[0]} {kind}: {type(err).__name__}: {snippet(detail)}",
         vendor=vendor,
     )
 
@@ -263,26 +283,24 @@ class ImportStatusHook(BaseHook, Generic[SettingsT]):
         return None
 
     # ----- settings -----------------------------------------------------------------------
-    def _accept_settings(self, conn: Connection) -> SettingsT:
-        settings = self.parse_connection(conn)
-        for secret in settings.secret_values():
-            if secret:
-                mask_secret(secret)
-        self._settings = settings
-        return settings
-
     def get_settings(self) -> SettingsT:
-        """Settings from the connection (read once per hook)."""
+        """Settings from the connection (read once per hook); secrets go to the masker."""
         if self._settings is None:
-            self._accept_settings(self.get_connection(self.conn_id))
-        assert self._settings is not None
+            settings = self.parse_connection(self.get_connection(self.conn_id))
+            for secret in (*settings.secret_values(), *take_unmasked_tokens()):
+                if secret:
+                    mask_secret(secret)
+            self._settings = settings
         return self._settings
 
     async def aget_settings(self) -> SettingsT:
-        """Settings from the connection, resolved without blocking the event loop."""
+        """Settings from the connection, resolved and masked without blocking the event loop."""
         if self._settings is None:
-            self._accept_settings(await self.aget_connection(self.conn_id))
-        assert self._settings is not None
+            settings = self.parse_connection(await self.aget_connection(self.conn_id))
+            for secret in (*settings.secret_values(), *take_unmasked_tokens()):
+                if secret:
+                    await amask_secret(secret)
+            self._settings = settings
         return self._settings
 
     # ----- transport ----------------------------------------------------------------------
@@ -302,6 +320,7 @@ class ImportStatusHook(BaseHook, Generic[SettingsT]):
                 timeout=transport.timeout,
                 verify=(transport.ca_bundle or True) if transport.verify else False,
                 stream=True,
+                allow_redirects=False,  # like httpx: a redirect is the answer, never followed with the key
             ) as response:
                 body = bytearray()
                 for chunk in response.iter_content(64 * 1024):
@@ -344,14 +363,28 @@ class ImportStatusHook(BaseHook, Generic[SettingsT]):
             raise _network_error(self.vendor, request, err) from None
 
     # ----- driving flows ------------------------------------------------------------------
+    def _unexpected(self, err: Exception) -> VendorPayloadError:
+        """A library error no parser foresaw: typed and short in the message, the traceback in debug logs."""
+        self.log.debug("Unexpected error in the %s flow", self.vendor, exc_info=err)
+        return VendorPayloadError(
+            f"unexpected {type(err).__name__} while reading the vendor's answer: {snippet(str(err))}",
+            vendor=self.vendor,
+        )
+
     def run_flow(self, flow: Flow[T], settings: SettingsT) -> T:
         """Drive a flow to its result with blocking I/O."""
         try:
             request = next(flow)
             while True:
+                for token in take_unmasked_tokens():  # before the request that carries it
+                    mask_secret(token)
                 request = flow.send(self.send(request, settings))
         except StopIteration as stop:
             return stop.value
+        except ImportStatusError:
+            raise
+        except Exception as err:
+            raise self._unexpected(err) from None
         finally:
             flow.close()
 
@@ -360,9 +393,15 @@ class ImportStatusHook(BaseHook, Generic[SettingsT]):
         try:
             request = next(flow)
             while True:
+                for token in take_unmasked_tokens():  # before the request that carries it
+                    await amask_secret(token)
                 request = flow.send(await self.asend(request, settings))
         except StopIteration as stop:
             return stop.value
+        except ImportStatusError:
+            raise
+        except Exception as err:
+            raise self._unexpected(err) from None
         finally:
             flow.close()
 

@@ -38,8 +38,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlencode
 
-from airflow.sdk.log import mask_secret
-
 from airflow_import_status.errors import (
     AuthenticationError,
     BadRequestError,
@@ -450,7 +448,6 @@ def token_flow(settings: LuminateSettings) -> Flow[str]:
             f"login of constituent {settings.login_name!r} failed ({payload.describe()})", vendor=VENDOR
         )
     token = login_token(payload, settings.login_name)
-    mask_secret(token)
     TOKENS.put(settings.token_cache_key, token)
     return token
 

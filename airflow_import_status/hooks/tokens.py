@@ -16,6 +16,17 @@ class _CachedToken:
     expires_at: float
 
 
+_UNMASKED: list[str] = []
+"""Tokens stored since the flow driver last registered them with the secrets masker."""
+
+
+def take_unmasked_tokens() -> list[str]:
+    """The tokens to register with Airflow's secrets masker (the flow driver calls this)."""
+    tokens = _UNMASKED[:]
+    _UNMASKED.clear()
+    return tokens
+
+
 class TokenCache:
     """Tokens keyed by connection identity; a vendor flow reads, stores and discards them.
 
@@ -41,6 +52,7 @@ class TokenCache:
         else:
             expires_at = self.clock() + max(0.0, expires_in - min(TOKEN_EXPIRY_MARGIN_SECONDS, expires_in / 2))
         self._tokens[key] = _CachedToken(value, expires_at)
+        _UNMASKED.append(value)
 
     def discard(self, key: Hashable, value: str) -> None:
         """Forget ``value`` unless another flow already replaced it."""
