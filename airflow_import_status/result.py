@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 
 class ImportState(enum.StrEnum):
@@ -144,6 +145,34 @@ class StatusTable:
                 other = seen.setdefault(self._norm(value), state)
                 if other != state:
                     raise ValueError(f"status {value!r} is listed as both {other} and {state}")
+
+    STATE_EXTRAS: ClassVar[dict[str, str]] = {
+        "pending": "pending_statuses",
+        "running": "running_statuses",
+        "succeeded": "success_statuses",
+        "failed": "failure_statuses",
+    }
+    """The connection extras that add statuses to a state (comma-separated or a JSON list)."""
+
+    def configured(self, extra: Mapping[str, Any]) -> StatusTable:
+        """This table with the connection's status extras applied.
+
+        A status named in an extra moves to that state: it is added there and taken out of the
+        others' defaults (so a connection can turn a default success value into a failure).
+        """
+        additions: dict[str, set[str]] = {}
+        for state, name in self.STATE_EXTRAS.items():
+            value = extra.get(name)
+            items = value if isinstance(value, list) else str(value or "").split(",")
+            additions[state] = {str(item).strip() for item in items if str(item).strip()}
+        moved = {self._norm(value) for values in additions.values() for value in values}
+        return StatusTable(
+            **{
+                state: frozenset(v for v in getattr(self, state) if self._norm(v) not in moved) | additions[state]
+                for state in self.STATE_EXTRAS
+            },
+            case_sensitive=self.case_sensitive,
+        )
 
     def _norm(self, value: str) -> str:
         value = value.strip()

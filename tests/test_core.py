@@ -20,6 +20,7 @@ from airflow_import_status.errors import (
 from airflow_import_status.hooks.base import (
     HttpResponse,
     base_url_of,
+    bool_extra,
     connection_extra,
     parse_retry_after,
     raise_for_http_status,
@@ -181,3 +182,28 @@ def test_base_url_and_extras():
         base_url_of(Connection(conn_id="c", conn_type="x"))
     legacy = Connection(conn_id="c", conn_type="which50", extra='{"extra__which50__timeout": 5}')
     assert connection_extra(legacy, "which50")["timeout"] == 5
+
+
+def test_status_extras_add_or_move_statuses():
+    table = StatusTable(succeeded=frozenset({"Done", "Partial"}), failed=frozenset({"Bad"}))
+    configured = table.configured({"failure_statuses": "partial, Aborted", "success_statuses": ["Imported"]})
+    assert configured.classify("Partial") is ImportState.FAILED
+    assert configured.classify("aborted") is ImportState.FAILED
+    assert configured.classify("Imported") is ImportState.SUCCEEDED
+    assert configured.classify("Done") is ImportState.SUCCEEDED
+    assert table.configured({}) == table
+
+
+def test_status_table_refuses_a_status_in_two_states():
+    with pytest.raises(ValueError, match="both"):
+        StatusTable(succeeded=frozenset({"Done"}), failed=frozenset({"done"}))
+
+
+@pytest.mark.parametrize(("value", "expected"), [(True, True), ("off", False), ("1", True), (None, True), ("", True)])
+def test_bool_extra(value, expected):
+    assert bool_extra({"flag": value}, "flag", True) is expected
+
+
+def test_bool_extra_refuses_anything_else():
+    with pytest.raises(PermanentVendorError, match="'flag' must be true or false"):
+        bool_extra({"flag": "maybe"}, "flag", True)

@@ -83,6 +83,23 @@ Flow = Generator[Any, Any, T]
 """A sans-I/O vendor flow: yields requests, is sent responses, returns its result."""
 
 
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def bool_extra(extra: Mapping[str, Any], name: str, default: bool) -> bool:
+    """A boolean connection extra: a JSON bool or true/false/1/0/yes/no/on/off; else a clear error."""
+    value = extra.get(name)
+    if value is None or value == "":
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise PermanentVendorError(f"connection extra {name!r} must be true or false, got {value!r}")
+
+
 @dataclass(frozen=True)
 class TransportSettings:
     """How to reach a vendor: per-request timeout and TLS verification (on by default)."""
@@ -93,9 +110,6 @@ class TransportSettings:
 
     @classmethod
     def from_extra(cls, extra: Mapping[str, Any]) -> TransportSettings:
-        verify = extra.get("verify_ssl", True)
-        if isinstance(verify, str):
-            verify = verify.strip().lower() not in ("false", "0", "no", "off")
         try:
             timeout = float(extra.get("timeout") or DEFAULT_TIMEOUT_SECONDS)
         except (TypeError, ValueError):
@@ -106,7 +120,7 @@ class TransportSettings:
             raise PermanentVendorError(f"connection extra 'timeout' must be positive, got {timeout}")
         return cls(
             timeout=timeout,
-            verify=bool(verify),
+            verify=bool_extra(extra, "verify_ssl", True),
             ca_bundle=extra.get("ca_bundle") or None,
         )
 

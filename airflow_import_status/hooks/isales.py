@@ -66,6 +66,7 @@ from airflow_import_status.hooks.base import (
     ImportStatusHook,
     TransportSettings,
     base_url_of,
+    bool_extra,
     connection_extra,
     raise_for_http_status,
 )
@@ -171,14 +172,6 @@ class ISalesSettings:
         return (self.secret_key,)
 
 
-def _flag(value: Any, default: bool) -> bool:
-    if value is None or value == "":
-        return default
-    if isinstance(value, str):
-        return value.strip().lower() not in ("false", "0", "no", "off")
-    return bool(value)
-
-
 def _names(value: Any) -> list[str]:
     items = value if isinstance(value, list) else str(value).replace(";", ",").split(",")
     return [str(item).strip() for item in items if str(item).strip()]
@@ -213,7 +206,7 @@ def settings_from_connection(conn: Connection) -> ISalesSettings:
         secret_key=conn.password,
         signed_headers=signed_headers or DEFAULT_SIGNED_HEADERS,
         page_size=_bounded_int(conn.conn_id, extra, "page_size", MAX_PAGE_SIZE, 1, MAX_PAGE_SIZE),
-        send_task_ids=_flag(extra.get("send_task_ids"), True),
+        send_task_ids=bool_extra(extra, "send_task_ids", True),
         transient_result_codes=frozenset(_names(extra.get("transient_result_codes") or "")),
         check_vdn_id=_bounded_int(conn.conn_id, extra, "vdn_id", 1, 1, MAX_VDN_ID),
         transport=TransportSettings.from_extra(extra),

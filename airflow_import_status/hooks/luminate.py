@@ -55,6 +55,7 @@ from airflow_import_status.hooks.base import (
     ImportStatusHook,
     TransportSettings,
     base_url_of,
+    bool_extra,
     connection_extra,
     raise_for_http_status,
 )
@@ -158,13 +159,6 @@ class LuminateSettings:
 TOKENS = TokenCache()
 
 
-def _flag(extra: Mapping[str, Any], name: str) -> bool:
-    value = extra.get(name, False)
-    if isinstance(value, str):
-        return value.strip().lower() in ("true", "1", "yes", "on")
-    return bool(value)
-
-
 def settings_from_connection(conn: Connection) -> LuminateSettings:
     """Luminate settings: host = site base URL, extra ``api_key``, and a fixed token or login/password."""
     extra = connection_extra(conn, VENDOR)
@@ -200,8 +194,8 @@ def settings_from_connection(conn: Connection) -> LuminateSettings:
         login_name=None if tokens else conn.login,
         login_password=None if tokens else conn.password,
         response_format=response_format,
-        suppress_response_codes=_flag(extra, "suppress_response_codes"),
-        count_contacts=_flag(extra, "count_contacts"),
+        suppress_response_codes=bool_extra(extra, "suppress_response_codes", False),
+        count_contacts=bool_extra(extra, "count_contacts", False),
         transport=TransportSettings.from_extra(extra),
     )
 

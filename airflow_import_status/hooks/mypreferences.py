@@ -41,7 +41,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -153,14 +153,6 @@ class MyPreferencesSettings:
         return f"{self.base_url}/{path.lstrip('/')}"
 
 
-def _status_set(extra: Mapping[str, Any], name: str, default: frozenset[str]) -> frozenset[str]:
-    value = extra.get(name)
-    if value is None or value == "":
-        return default
-    items: Iterable[Any] = value if isinstance(value, list) else str(value).split(",")
-    return default | {str(item).strip() for item in items if str(item).strip()}
-
-
 def _check_template(conn_id: str, name: str, template: str, placeholders: tuple[str, ...]) -> None:
     try:
         template.format(**dict.fromkeys(placeholders, "x"))
@@ -220,7 +212,6 @@ def settings_from_connection(conn: Connection) -> MyPreferencesSettings:
         ("hmac_string_to_sign", string_to_sign, SIGNING_PLACEHOLDERS),
     ):
         _check_template(conn.conn_id, name, template, placeholders)
-    table = DEFAULT_STATUS_TABLE
     return MyPreferencesSettings(
         base_url=base_url,
         client_id=client_id,
@@ -234,12 +225,7 @@ def settings_from_connection(conn: Connection) -> MyPreferencesSettings:
         check_path=check_path,
         string_to_sign=string_to_sign,
         hmac_hash=hmac_hash,
-        status_table=StatusTable(
-            pending=table.pending,
-            running=table.running,
-            succeeded=_status_set(extra, "success_statuses", table.succeeded),
-            failed=_status_set(extra, "failure_statuses", table.failed),
-        ),
+        status_table=DEFAULT_STATUS_TABLE.configured(extra),
         console_url=console_url,
         transport=TransportSettings.from_extra(extra),
     )

@@ -91,14 +91,6 @@ class Which50Settings:
         return {self.auth_header: value, "Accept": FORMATS[self.response_format]}
 
 
-def _status_set(extra: Mapping[str, Any], name: str, default: frozenset[str]) -> frozenset[str]:
-    value = extra.get(name)
-    if value is None or value == "":
-        return default
-    items = value if isinstance(value, list) else str(value).split(",")
-    return frozenset(str(item).strip() for item in items if str(item).strip())
-
-
 def settings_from_connection(conn: Connection) -> Which50Settings:
     """Which50 settings from an Airflow connection (host = base URL, password = API key)."""
     extra = connection_extra(conn, VENDOR)
@@ -110,19 +102,13 @@ def settings_from_connection(conn: Connection) -> Which50Settings:
             f"connection {conn.conn_id!r}: response_format must be 'json' or 'xml', got {response_format!r}",
             vendor=VENDOR,
         )
-    table = DEFAULT_STATUS_TABLE
     return Which50Settings(
         base_url=base_url_of(conn) if conn.host else DEFAULT_BASE_URL,
         api_key=conn.password,
         auth_header=extra.get("key_header") or "X-Api-Key",
         auth_scheme=extra.get("auth_scheme") or "",
         response_format=response_format,
-        status_table=StatusTable(
-            pending=_status_set(extra, "pending_statuses", table.pending),
-            running=_status_set(extra, "running_statuses", table.running),
-            succeeded=_status_set(extra, "success_statuses", table.succeeded),
-            failed=_status_set(extra, "failure_statuses", table.failed),
-        ),
+        status_table=DEFAULT_STATUS_TABLE.configured(extra),
         console_url=extra.get("console_url") or DEFAULT_CONSOLE_URL,
         transport=TransportSettings.from_extra(extra),
     )
