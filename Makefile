@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+LINT_PATHS := airflow_import_status tests example_dags $(wildcard benchmarks)
 
 .PHONY: demo test test-fast lint bench clean
 
@@ -18,15 +19,15 @@ demo: $(STAMP)
 	$(BIN)/python -m airflow_import_status.demo
 
 test: $(STAMP)
-	$(BIN)/ruff check airflow_import_status tests example_dags benchmarks
+	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check airflow_import_status tests example_dags benchmarks
-	$(BIN)/ruff format --check airflow_import_status tests example_dags benchmarks
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/triggerer_capacity.py $(BENCH_ARGS)
