@@ -156,3 +156,15 @@ def test_an_unforeseen_library_error_becomes_a_typed_payload_error(sim, mocker, 
 def test_bad_timeout_extra_is_a_clear_connection_error(simulator_server, custom_conn):
     ok, message = Which50Hook(custom_conn("which50_badtimeout", extra={"timeout": "soon"})).test_connection()
     assert not ok and "'timeout' is not a number" in message
+
+
+def test_shared_async_clients_keep_no_cookies(sim):
+    from airflow_import_status.hooks.base import TransportSettings, shared_async_client
+
+    async def cookies_after_a_set_cookie() -> int:
+        client = shared_async_client(TransportSettings(), sim.base_url)
+        sim.add_fault("which50", "status", status=200, headers={"Set-Cookie": "JSESSIONID=abc; Path=/"}, body="{}")
+        await client.get(f"{sim.base_url}/which50/Which50API/contactLists")
+        return len(client.cookies.jar)
+
+    assert asyncio.run(cookies_after_a_set_cookie()) == 0

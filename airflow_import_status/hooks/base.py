@@ -8,25 +8,29 @@ A vendor hook is a small adapter. It supplies:
 - ``check_flow(settings)``: the same for ``test_connection``.
 
 The base class drives a flow either synchronously (``requests``, in workers) or
-asynchronously (``httpx``, in the triggerer), so both paths share one request builder and one
-parser, and paging, token fetches or re-authentication are written once.
+asynchronously (``httpx`` over one ``aiohttp`` pool per event loop and target, in the
+triggerer), so both paths share one request builder and one parser, and paging, token
+fetches or re-authentication are written once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import http.cookiejar
 import re
 import ssl
 import time
-import weakref
-from collections.abc import Generator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+from urllib.parse import urlsplit
 
+import aiohttp
 import certifi
 import httpx
 import requests
+import yarl
 from airflow.sdk import BaseHook
 from airflow.sdk.log import amask_secret, mask_secret
 
@@ -51,6 +55,9 @@ T = TypeVar("T")
 
 DEFAULT_TIMEOUT_SECONDS = 30.0
 """Per-request timeout when the connection does not set ``timeout``."""
+
+DEFAULT_MAX_CONNECTIONS = 100
+"""Connections per event loop and target when the connection does not set ``max_connections``."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,8 @@ class TransportSettings:
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     verify: bool = True
     ca_bundle: str | None = None
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    """Connections one event loop keeps open to this target (extra ``max_connections``)."""
 
     @classmethod
     def from_extra(cls, extra: Mapping[str, Any]) -> TransportSettings:
@@ -118,10 +127,16 @@ class TransportSettings:
             ) from None
         if timeout <= 0:
             raise PermanentVendorError(f"connection extra 'timeout' must be positive, got {timeout}")
+        max_connections = extra.get("max_connections") or DEFAULT_MAX_CONNECTIONS
+        if not str(max_connections).isdigit() or int(max_connections) < 1:
+            raise PermanentVendorError(
+                f"connection extra 'max_connections' must be a positive integer, got {max_connections!r}"
+            )
         return cls(
             timeout=timeout,
             verify=bool_extra(extra, "verify_ssl", True),
             ca_bundle=extra.get("ca_bundle") or None,
+            max_connections=int(max_connections),
         )
 
 
@@ -221,24 +236,131 @@ def _verify_option(transport: TransportSettings) -> ssl.SSLContext | bool:
     return shared_ssl_context(transport.ca_bundle) if transport.verify else False
 
 
-_LOOP_CLIENTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[TransportSettings, httpx.AsyncClient]] = (
-    weakref.WeakKeyDictionary()
-)
+class _AiohttpStream(httpx.AsyncByteStream):
+    """An aiohttp response body as an httpx stream; closing it hands the connection back."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.content.iter_chunked(64 * 1024):
+                yield chunk
+        except TimeoutError as err:
+            raise httpx.ReadTimeout(f"reading the response timed out: {err}") from err
+        except aiohttp.ClientError as err:
+            raise httpx.ReadError(f"{type(err).__name__}: {err}") from err
+
+    async def aclose(self) -> None:
+        self._response.release()
 
 
-def shared_async_client(transport: TransportSettings) -> httpx.AsyncClient:
-    """One ``httpx.AsyncClient`` per running event loop and transport settings.
+class AiohttpTransport(httpx.AsyncBaseTransport):
+    """httpx's client API over aiohttp's connection pool.
 
-    Triggers of one triggerer share its connection pools; nothing crosses event loops
-    (``dag.test()`` and the triggerer run different loops).
+    httpcore's pool assigns queued requests to connections in O(requests x connections) per
+    event: with a thousand triggers polling through one client it is CPU-bound and requests
+    end in ``PoolTimeout`` (``benchmarks/transports.py``). aiohttp's connector queues waiters
+    in O(1), so one pool per event loop and target serves thousands of triggers. Redirects,
+    decompression and headers stay httpx's; errors become httpx's, so callers (zeep included)
+    see one client type.
+    """
+
+    def __init__(self, verify: ssl.SSLContext | bool, max_connections: int) -> None:
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=verify, limit=max_connections),
+            cookie_jar=aiohttp.DummyCookieJar(),  # a shared pool must not carry one job's session to another
+            auto_decompress=False,
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept", "Content-Type"),
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        timeout = request.extensions.get("timeout", {})
+        try:
+            response = await self._session.request(
+                request.method,
+                yarl.URL(str(request.url), encoded=True),
+                headers=request.headers.multi_items(),
+                data=await request.aread() or None,
+                allow_redirects=False,
+                # waiting for a free pooled connection is not a connect timeout (httpx's "pool")
+                timeout=aiohttp.ClientTimeout(sock_connect=timeout.get("connect"), sock_read=timeout.get("read")),
+            )
+        except aiohttp.ConnectionTimeoutError as err:
+            raise httpx.ConnectTimeout(f"connecting timed out: {err}") from err
+        except TimeoutError as err:
+            raise httpx.ReadTimeout(f"waiting for the response timed out: {err}") from err
+        except aiohttp.ClientError as err:
+            raise httpx.ConnectError(f"{type(err).__name__}: {err}") from err
+        return httpx.Response(
+            response.status,
+            headers=list(response.raw_headers),
+            stream=_AiohttpStream(response),
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode()},
+        )
+
+    async def aclose(self) -> None:
+        await self._session.close()
+
+
+_NO_COOKIES = http.cookiejar.DefaultCookiePolicy(allowed_domains=[])
+"""Shared clients keep no cookies: vendor sessions (e.g. Luminate's JSESSIONID) never mix."""
+
+ClientKey = tuple[str | None, TransportSettings]
+"""What one shared client serves: a target origin (``scheme://host:port``) and its transport settings."""
+
+_LOOP_CLIENTS: dict[asyncio.AbstractEventLoop, dict[ClientKey, httpx.AsyncClient]] = {}
+_LOOP_CLOSERS: dict[asyncio.AbstractEventLoop, AsyncGenerator[None, None]] = {}
+_PARKING: set[asyncio.Task[None]] = set()
+
+
+async def _close_clients_at_shutdown(loop: asyncio.AbstractEventLoop) -> AsyncGenerator[None, None]:
+    """Parked at its ``yield`` for the loop's lifetime: ``asyncio.run`` closes every async
+    generator of its loop before closing the loop, which closes the loop's clients in it."""
+    try:
+        yield
+    finally:
+        _LOOP_CLOSERS.pop(loop, None)
+        for client in _LOOP_CLIENTS.pop(loop, {}).values():
+            await client.aclose()
+
+
+async def _park(generator: AsyncGenerator[None, None]) -> None:
+    await anext(generator)
+
+
+def shared_async_client(transport: TransportSettings, url: str | None = None) -> httpx.AsyncClient:
+    """One ``httpx.AsyncClient`` per running event loop and target (``url``'s origin + transport).
+
+    All triggers of a triggerer reaching one vendor share its connection pool (aiohttp's, see
+    :class:`AiohttpTransport`) and the process's SSL context. Nothing crosses event loops
+    (``dag.test()`` and the triggerer run different loops): the clients of a loop are closed
+    and forgotten when ``asyncio.run`` shuts the loop down.
     """
     loop = asyncio.get_running_loop()
-    clients = _LOOP_CLIENTS.setdefault(loop, {})
-    client = clients.get(transport)
+    clients = _LOOP_CLIENTS.get(loop)
+    if clients is None:
+        clients = _LOOP_CLIENTS[loop] = {}
+        closer = _LOOP_CLOSERS[loop] = _close_clients_at_shutdown(loop)
+        parking = loop.create_task(_park(closer))  # first iterated in this loop: its shutdown closes it
+        _PARKING.add(parking)
+        parking.add_done_callback(_PARKING.discard)
+    key = (_origin(url), transport)
+    client = clients.get(key)
     if client is None or client.is_closed:
-        client = httpx.AsyncClient(verify=_verify_option(transport), timeout=transport.timeout)
-        clients[transport] = client
+        client = clients[key] = httpx.AsyncClient(
+            transport=AiohttpTransport(_verify_option(transport), transport.max_connections),
+            timeout=transport.timeout,
+            cookies=http.cookiejar.CookieJar(policy=_NO_COOKIES),
+        )
     return client
+
+
+def _origin(url: str | None) -> str | None:
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def _too_large(vendor: str) -> VendorPayloadError:
@@ -352,7 +474,7 @@ class ImportStatusHook(BaseHook, Generic[SettingsT]):
 
     async def asend(self, request: Any, settings: SettingsT) -> Any:
         """Perform one request of a flow with real async I/O (HTTP by default)."""
-        client = shared_async_client(settings.transport)
+        client = shared_async_client(settings.transport, request.url)
         try:
             async with client.stream(
                 request.method,

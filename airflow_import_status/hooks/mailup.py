@@ -585,7 +585,9 @@ async def awsdl_document(target: WsdlTarget) -> Document:
 
 
 async def _aload_document(target: WsdlTarget) -> Document:
-    _, body = await _afetch(shared_async_client(target.transport), "GET", target.wsdl_url, "MailUp WSDL")
+    _, body = await _afetch(
+        shared_async_client(target.transport, target.wsdl_url), "GET", target.wsdl_url, "MailUp WSDL"
+    )
     document = await asyncio.to_thread(parse_wsdl, body, target.wsdl_url)
     return _DOCUMENTS.setdefault(target, document)  # atomic; the lock may be held by a blocking sync fetch
 
@@ -694,7 +696,7 @@ class MailUpHook(ImportStatusHook[MailUpSettings]):
         with zeep_errors(request.operation):
             client = zeep.AsyncClient(
                 await awsdl_document(settings.wsdl_target),
-                transport=_HttpxSoapTransport(shared_async_client(settings.transport)),
+                transport=_HttpxSoapTransport(shared_async_client(settings.transport, settings.wsdl_url)),
                 settings=ZEEP_SETTINGS,
             )
             operation = getattr(client.service, request.operation)

@@ -11,8 +11,9 @@ format. What is shared lives here:
 - a per-vendor request log, so tests count attempts;
 - an optional latency on every vendor request (benchmarks).
 
-Control API (JSON): ``POST /_sim/jobs``, ``GET /_sim/jobs/{vendor}/{job_id}``,
-``POST /_sim/faults``, ``GET /_sim/requests``, ``POST /_sim/reset``, ``POST /_sim/config``.
+Control API (JSON): ``POST /_sim/jobs`` (one job, or ``count`` jobs from one spec),
+``GET /_sim/jobs/{vendor}/{job_id}``, ``POST /_sim/faults``, ``GET /_sim/requests``,
+``POST /_sim/reset``, ``POST /_sim/config``.
 """
 
 from __future__ import annotations
@@ -268,6 +269,9 @@ def build_app(simulator_classes: list[type[VendorSimulator]], state: SimulatorSt
         vendor = vendors.get(spec.get("vendor"))
         if vendor is None:
             return JSONResponse({"error": f"unknown vendor {spec.get('vendor')!r}"}, status_code=400)
+        if "count" in spec:  # many jobs from one spec (benchmarks): ids are generated
+            jobs = [vendor.create_job({**spec, "job_id": None}) for _ in range(int(spec["count"]))]
+            return JSONResponse({"jobs": [_job_view(job) for job in jobs]}, status_code=201)
         return JSONResponse(_job_view(vendor.create_job(spec)), status_code=201)
 
     async def get_job(request: Request) -> JSONResponse:

@@ -6,6 +6,7 @@ import asyncio
 import enum
 import importlib
 import time
+import weakref
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,23 @@ from airflow_import_status.result import ImportResult
 POLL_OVERRUN_SECONDS = 60.0
 """How long a poll started before the deadline may run past it (per-read timeouts do not bound
 a vendor that trickles bytes, nor a poll of several requests)."""
+
+FIRST_POLL_SPACING_SECONDS = 0.002
+"""Triggers starting together (a triggerer restart, many sensors deferring at once) make their
+first polls at most this often per event loop (500 a second), not in one burst that stalls the
+loop for every trigger (``benchmarks/triggerer_capacity.py``). A lone trigger polls at once."""
+
+_NEXT_FIRST_POLL: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, float] = weakref.WeakKeyDictionary()
+
+
+async def wait_for_first_poll_slot() -> None:
+    """Wait for this event loop's next free first-poll slot (no wait when none is taken)."""
+    loop = asyncio.get_running_loop()
+    now = loop.time()
+    slot = max(now, _NEXT_FIRST_POLL.get(loop, now))
+    _NEXT_FIRST_POLL[loop] = slot + FIRST_POLL_SPACING_SECONDS
+    if slot > now:
+        await asyncio.sleep(slot - now)
 
 
 class EventStatus(enum.StrEnum):
@@ -134,6 +152,7 @@ class ImportStatusTrigger(BaseTrigger):
         label = f"{hook.vendor} import job {hook.job_label(self.job)}"
         tracker = PollTracker(PollPolicy(**self.policy), label, self.waiting_since)
         last: ImportResult | None = None
+        await wait_for_first_poll_slot()
         while True:
             try:
                 result = await self._poll(hook)

@@ -1,0 +1,605 @@
+"""Triggerer capacity: N ImportStatusTriggers in one event loop, against the thread-wrapped design.
+
+    make bench                                   # the full matrix (under 10 minutes on 2 cores)
+    make bench BENCH_ARGS="--sizes 100 --latencies 0.02 --cycle-polls 2 --interval 5"   # a quick look
+
+The vendor simulators run in their own process over HTTPS on 127.0.0.1 (a self-signed
+certificate made here, trusted through each connection's ``ca_bundle``) with a fixed latency on
+every vendor request. Each scenario runs in a fresh process, as a triggerer would: the
+``AIRFLOW_CONN_*`` variables point every vendor's default connection at the simulators, and N
+triggers (spread round-robin over every vendor whose probe poll works) are created the way
+Airflow's ``TriggerRunner`` creates them (one task per trigger iterating ``trigger.run()``,
+``sleep(0)`` between creations). Each job finishes after a set number of polls.
+
+Designs:
+
+- ``async``: :class:`ImportStatusTrigger` as shipped (the hooks' ``apoll``: httpx over one
+  aiohttp pool per loop and target, first polls paced per loop);
+- ``thread``: the same trigger, but each poll is the sync hook (``requests``) called through
+  ``asyncio.to_thread`` on the default executor, as many providers do.
+
+Measured per run: polls/s; poll lateness p50/p99 (a poll's answer time minus its schedule
+(previous answer + interval) minus the vendor's fastest poll in the run, so queueing in a pool
+or an executor counts as late; polls still overdue when the run is cut off count with the
+lateness they had reached); the share within 1 s; the longest event-loop stall (a watchdog
+measuring the overshoot of 10 ms sleeps); CPU seconds per poll (process time, threads
+included); peak RSS, and the RSS growth per trigger once all wait (first polls answered; the
+peak growth where they never all wait, as in the interval-0 runs); the time until every job
+was seen finished ("cut" when the run hit its time cap first). Trigger logs are at WARNING.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import inspect
+import itertools
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+from typing import Any
+
+from bench_support import (
+    REPO,
+    LoopWatchdog,
+    SimulatorProcess,
+    connection_env,
+    make_certificate,
+    percentile,
+    rss_kib,
+)
+
+DESIGNS = ("async", "thread")
+
+JOB_PARAMS: dict[str, dict[str, Any]] = {
+    "which50": {"contact_list_id": 7},
+    "mailup": {"list_id": 1, "list_guid": "5f6e7d8c-0000-4000-8000-000000000001"},
+    "isales": {"vdn_id": 1},
+}
+"""Simulator job params a vendor's status call needs; a vendor not listed needs none."""
+
+
+# ----- the orchestrating process -----------------------------------------------------------------
+def vendor_recipes() -> dict[str, dict[str, Any]]:
+    """Per vendor: the hook class path, the sensor's job fields and how to fill them from a job.
+
+    A job field comes from the simulator job's params, else the sensor's default, else it is the
+    job id (exactly one such field per vendor, or the vendor is excluded).
+    """
+    import importlib
+
+    from airflow_import_status.sensors.base import ImportStatusSensor
+    from airflow_import_status.simulators import simulator_classes
+    from airflow_import_status.triggers.import_status import hook_class_path
+
+    recipes = {}
+    for simulator in simulator_classes():
+        vendor = simulator.name
+        module = importlib.import_module(f"airflow_import_status.sensors.{vendor}")
+        sensor = next(
+            obj
+            for obj in vars(module).values()
+            if isinstance(obj, type) and issubclass(obj, ImportStatusSensor) and obj.__module__ == module.__name__
+        )
+        defaults = {
+            name: parameter.default
+            for name, parameter in inspect.signature(sensor.__init__).parameters.items()
+            if parameter.default is not inspect.Parameter.empty
+        }
+        params = JOB_PARAMS.get(vendor, {})
+        id_fields = [f for f in sensor.job_fields if f not in params and f not in defaults]
+        recipes[vendor] = {
+            "hook_class": hook_class_path(sensor.hook_class),
+            "conn_id": simulator.conn_id,
+            "params": params,
+            "defaults": {f: defaults[f] for f in sensor.job_fields if f in defaults and f not in params},
+            "id_field": id_fields[0] if len(id_fields) == 1 else None,
+            "problem": None if len(id_fields) == 1 else f"cannot tell the job id field among {id_fields}",
+        }
+    return recipes
+
+
+def create_jobs(simulator: SimulatorProcess, recipe: dict[str, Any], vendor: str, count: int, polls: int) -> list:
+    """``count`` simulator jobs finishing on poll ``polls``, as the hook's job dicts."""
+    if count == 0:
+        return []
+    views = simulator.post("jobs", {"vendor": vendor, "count": count, "params": recipe["params"], "polls": polls})
+    return [
+        {**recipe["defaults"], **{k: view["params"][k] for k in recipe["params"]}, recipe["id_field"]: view["job_id"]}
+        for view in views["jobs"]
+    ]
+
+
+class Orchestrator:
+    def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
+        self.args = args
+        certfile, keyfile = make_certificate(workdir)
+        self.simulator = SimulatorProcess(certfile, keyfile).wait_ready()
+        self.env = {
+            **os.environ,
+            **connection_env(self.simulator.url, certfile),
+            "AIRFLOW_HOME": str(workdir / "airflow"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
+            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        }
+        self.recipes = vendor_recipes()
+        self.results: list[dict[str, Any]] = []
+
+    def child(self, spec: dict[str, Any]) -> dict[str, Any]:
+        started = time.monotonic()
+        sim_cpu = self.simulator.cpu_seconds()
+        process = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--child"],
+            input=json.dumps(spec),
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=spec.get("cap", 60) + 120,
+        )
+        if process.returncode != 0:
+            raise RuntimeError(f"scenario {spec.get('name')} failed:\n{process.stderr[-3000:]}")
+        result = json.loads(process.stdout.strip().splitlines()[-1])
+        result["simulator_cpu_s"] = self.simulator.cpu_seconds() - sim_cpu
+        result["process_s"] = time.monotonic() - started
+        return result
+
+    def jobs_for(self, vendors: list[str], total: int, polls: int) -> dict[str, list]:
+        self.simulator.post("reset", {})
+        counts = {v: total // len(vendors) + (i < total % len(vendors)) for i, v in enumerate(vendors)}
+        return {v: create_jobs(self.simulator, self.recipes[v], v, counts[v], polls) for v in vendors}
+
+    def probe(self) -> list[str]:
+        """Vendors whose status poll works on both paths; the others are reported and left out."""
+        candidates = [v for v, r in self.recipes.items() if r["problem"] is None]
+        for vendor, recipe in self.recipes.items():
+            if recipe["problem"]:
+                print(f"EXCLUDED {vendor}: {recipe['problem']}", flush=True)
+        self.simulator.post("config", {"latency": 0})
+        spec = {"mode": "probe", "vendors": self._vendor_specs(self.jobs_for(candidates, 2 * len(candidates), 1))}
+        problems = self.child(spec)["problems"]
+        for vendor, problem in problems.items():
+            print(f"EXCLUDED {vendor}: its probe poll failed: {problem}", flush=True)
+        return [v for v in candidates if v not in problems]
+
+    def _vendor_specs(self, jobs: dict[str, list]) -> list[dict[str, Any]]:
+        return [
+            {
+                "vendor": vendor,
+                "hook_class": self.recipes[vendor]["hook_class"],
+                "conn_id": self.recipes[vendor]["conn_id"],
+                "jobs": vendor_jobs,
+            }
+            for vendor, vendor_jobs in jobs.items()
+        ]
+
+    def scenario(
+        self,
+        vendors: list[str],
+        *,
+        design: str,
+        size: int,
+        latency: float,
+        interval: float,
+        polls: int,
+        cap: float,
+        kind: str,
+        gc_freeze: bool = False,
+    ) -> dict[str, Any]:
+        self.simulator.post("config", {"latency": 0})
+        jobs = self.jobs_for(vendors, size, polls)
+        warmup = self.jobs_for_warmup(vendors)
+        self.simulator.post("config", {"latency": latency})
+        spec = {
+            "mode": "run",
+            "name": f"{kind} {design} N={size} latency={latency}",
+            "design": design,
+            "interval": interval,
+            "cap": cap,
+            "gc_freeze": gc_freeze,
+            "profile": self.args.profile if kind == "max" and design == "async" else None,
+            "vendors": self._vendor_specs(jobs),
+            "warmup": self._vendor_specs(warmup),
+        }
+        result = self.child(spec)
+        result.update(
+            kind=kind,
+            design=design,
+            size=size,
+            latency=latency,
+            interval=interval,
+            polls_per_job=polls,
+            vendors=vendors,
+        )
+        self.results.append(result)
+        print(format_row(result), flush=True)
+        return result
+
+    def jobs_for_warmup(self, vendors: list[str]) -> dict[str, list]:
+        return {v: create_jobs(self.simulator, self.recipes[v], v, 1, 1) for v in vendors}
+
+    def stop(self) -> None:
+        self.simulator.stop()
+
+
+HEADER = (
+    f"{'kind':<18} {'design':<6} {'N':>5} {'lat ms':>6} {'int s':>5} {'polls':>6} {'polls/s':>8} "
+    f"{'late p50':>8} {'late p99':>8} {'<=1s %':>6} {'stall ms':>8} {'gc ms':>5} {'CPU ms/poll':>11} "
+    f"{'peak RSS MiB':>12} {'KiB/trigger':>11} {'all done s':>10} {'errors':>6}"
+)
+
+
+def format_row(r: dict[str, Any]) -> str:
+    done = f"{r['finished_s']:.1f}" if r["finished_s"] is not None else f"cut@{r['wall_s']:.0f}"
+    label = r["kind"] if r["kind"] != "vendor" else f"cpu:{r['vendors'][0]}"
+    return (
+        f"{label:<18} {r['design']:<6} {r['size']:>5} {r['latency'] * 1000:>6.0f} {r['interval']:>5.0f} "
+        f"{r['polls']:>6} {r['polls_per_s']:>8.1f} {r['late_p50_s']:>8.3f} {r['late_p99_s']:>8.3f} "
+        f"{100 * r['within_1s']:>6.1f} {1000 * r['longest_stall_s']:>8.0f} "
+        f"{1000 * r['longest_gc_pause_s']:>5.0f} {1000 * r['cpu_s_per_poll']:>11.2f} "
+        f"{r['peak_rss_kib'] / 1024:>12.0f} {r['rss_kib_per_trigger']:>11.1f} {done:>10} {r['errors']:>6}"
+    )
+
+
+def machine() -> str:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return (
+        f"{os.cpu_count()} CPUs ({model}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
+
+
+def orchestrate(args: argparse.Namespace) -> None:
+    began = time.monotonic()
+    print(f"machine: {machine()}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="triggerer-bench-") as tmp:
+        bench = Orchestrator(args, Path(tmp))
+        try:
+            vendors = bench.probe()
+            print(f"vendors: {', '.join(vendors)}\n\n{HEADER}\n{'-' * len(HEADER)}", flush=True)
+            for latency in args.latencies:
+                for size in args.sizes:
+                    for design in args.designs:
+                        bench.scenario(
+                            vendors,
+                            design=design,
+                            size=size,
+                            latency=latency,
+                            interval=args.interval,
+                            polls=args.cycle_polls,
+                            cap=args.cap,
+                            kind="interval",
+                        )
+            if args.with_gc_freeze:  # the target scenario again, with the process's start-up heap frozen
+                bench.scenario(
+                    vendors,
+                    design="async",
+                    size=max(args.sizes),
+                    latency=max(args.latencies),
+                    interval=args.interval,
+                    polls=args.cycle_polls,
+                    cap=args.cap,
+                    kind="gc-freeze",
+                    gc_freeze=True,
+                )
+            for design in args.designs:
+                bench.scenario(
+                    vendors,
+                    design=design,
+                    size=args.throughput_size,
+                    latency=args.throughput_latency,
+                    interval=0,
+                    polls=args.throughput_polls,
+                    cap=args.throughput_cap,
+                    kind="max",
+                )
+            for vendor in vendors:
+                bench.scenario(
+                    [vendor],
+                    design="async",
+                    size=args.vendor_size,
+                    latency=args.throughput_latency,
+                    interval=0,
+                    polls=args.throughput_polls,
+                    cap=args.throughput_cap,
+                    kind="vendor",
+                )
+        finally:
+            bench.stop()
+    summary = summarize(bench.results, args)
+    print("\n" + summary, flush=True)
+    print(f"\nbenchmark took {time.monotonic() - began:.0f} s", flush=True)
+    if args.results_dir:
+        out = Path(args.results_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        (out / f"triggerer_capacity-{stamp}.json").write_text(
+            json.dumps({"machine": machine(), "args": vars(args), "results": bench.results}, indent=2)
+        )
+
+
+def summarize(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
+    """Which of issue 7's targets hold, from the rows measured."""
+    lines = ["targets:"]
+    target = next(
+        (
+            r
+            for r in results
+            if r["kind"] == "interval"
+            and r["design"] == "async"
+            and r["size"] == max(args.sizes)
+            and r["latency"] == max(args.latencies)
+        ),
+        None,
+    )
+    if target:
+        lines.append(
+            f"- N={target['size']}, {target['latency'] * 1000:.0f} ms, {target['interval']:.0f} s interval: "
+            f"{100 * target['within_1s']:.1f}% of polls within 1 s (>= 99%: {_ok(target['within_1s'] >= 0.99)}), "
+            f"longest stall {1000 * target['longest_stall_s']:.0f} ms (<= 50 ms: "
+            f"{_ok(target['longest_stall_s'] <= 0.05)}; GC pause {1000 * target['longest_gc_pause_s']:.0f} ms), "
+            f"{target['rss_kib_per_trigger']:.1f} KiB per waiting trigger "
+            f"(<= 20 KiB: {_ok(target['rss_kib_per_trigger'] <= 20)})"
+        )
+    frozen = next((r for r in results if r["kind"] == "gc-freeze"), None)
+    if frozen:
+        lines.append(
+            f"  with gc.freeze() after start-up: longest stall {1000 * frozen['longest_stall_s']:.0f} ms, longest "
+            f"GC pause {1000 * frozen['longest_gc_pause_s']:.0f} ms, {100 * frozen['within_1s']:.1f}% within 1 s"
+        )
+    rates = {r["design"]: r["polls_per_s"] for r in results if r["kind"] == "max"}
+    if {"async", "thread"} <= rates.keys():
+        ratio = rates["async"] / rates["thread"]
+        lines.append(
+            f"- max poll throughput at {args.throughput_latency * 1000:.0f} ms: async {rates['async']:.0f}/s vs "
+            f"thread {rates['thread']:.0f}/s = {ratio:.1f}x (>= 10x: {_ok(ratio >= 10)})"
+        )
+    cpu = {r["vendors"][0]: r["cpu_s_per_poll"] for r in results if r["kind"] == "vendor"}
+    if cpu:
+        cheapest = min(cpu.values())
+        listing = ", ".join(
+            f"{v} {1000 * c:.2f} ms ({c / cheapest:.1f}x)" for v, c in sorted(cpu.items(), key=lambda i: i[1])
+        )
+        lines.append(
+            f"- CPU per poll per vendor: {listing}; most expensive / cheapest "
+            f"{max(cpu.values()) / cheapest:.1f}x (<= 3x: {_ok(max(cpu.values()) <= 3 * cheapest)})"
+        )
+    return "\n".join(lines)
+
+
+def _ok(holds: bool) -> str:
+    return "holds" if holds else "MISSED"
+
+
+# ----- the triggerer process ---------------------------------------------------------------------
+ERROR, WAITING, DONE = "error", "waiting", "done"
+
+
+class PollLog:
+    """Every poll of every trigger: (start, end, outcome) per hook instance (one hook per trigger)."""
+
+    def __init__(self) -> None:
+        self.by_hook: dict[int, tuple[str, list[tuple[float, float, str]]]] = {}
+
+    def record(self, hook: Any, started: float, outcome: str) -> None:
+        self.by_hook.setdefault(id(hook), (hook.vendor, []))[1].append((started, time.monotonic(), outcome))
+
+
+def timed_hook_classes(vendor_specs: list[dict[str, Any]], design: str, log: PollLog) -> dict[str, str]:
+    """Subclasses of the vendors' hooks that log each poll; ``thread`` polls with the sync hook in a thread.
+
+    Returned as {original path: path of the subclass}, importable by the trigger's ``load_hook_class``.
+    """
+    from airflow_import_status.triggers.import_status import load_hook_class
+
+    module = sys.modules.setdefault("bench_hooks", types.ModuleType("bench_hooks"))
+    paths = {}
+    for spec in vendor_specs:
+        base = load_hook_class(spec["hook_class"])
+
+        async def apoll(self, job, _base=base):
+            started = time.monotonic()
+            try:
+                if design == "async":
+                    result = await _base.apoll(self, job)
+                else:
+                    result = await asyncio.to_thread(self.poll, job)
+            except Exception:
+                log.record(self, started, ERROR)
+                raise
+            log.record(self, started, DONE if result.state.is_terminal else WAITING)
+            return result
+
+        name = f"Timed{base.__name__}"
+        timed = type(name, (base,), {"apoll": apoll, "__module__": "bench_hooks"})
+        setattr(module, name, timed)
+        paths[spec["hook_class"]] = f"bench_hooks.{name}"
+    return paths
+
+
+async def run_triggers(spec: dict[str, Any]) -> dict[str, Any]:
+    from airflow_import_status.polling import PollPolicy
+    from airflow_import_status.triggers.import_status import ImportStatusTrigger
+
+    log = PollLog()
+    paths = timed_hook_classes(spec["vendors"], spec["design"], log)
+    policy = PollPolicy(poll_interval=spec["interval"], backoff_initial=1.0, backoff_max=5.0).to_dict()
+
+    def trigger(vendor_spec: dict[str, Any], job: dict[str, Any]) -> ImportStatusTrigger:
+        return ImportStatusTrigger(
+            hook_class=paths[vendor_spec["hook_class"]],
+            conn_id=vendor_spec["conn_id"],
+            job=job,
+            policy=policy,
+            deadline=time.time() + 3600,
+            waiting_since=time.time(),
+        )
+
+    async def run_trigger(instance: ImportStatusTrigger) -> str:
+        async for event in instance.run():  # as TriggerRunner.run_trigger drives it
+            return event.payload["status"]
+        return "none"
+
+    # warm-up: modules, connections, WSDL, SSL context and one pooled connection per vendor
+    warm = [trigger(v, job) for v in spec["warmup"] for job in v["jobs"]]
+    statuses = await asyncio.gather(*(run_trigger(t) for t in warm))
+    if set(statuses) != {"succeeded"}:
+        raise RuntimeError(f"warm-up polls did not succeed: {statuses}")
+    log.by_hook.clear()
+    gc.collect()
+    if spec["gc_freeze"]:  # what Airflow's DAG processor does: imports never traced by full collections again
+        gc.freeze()
+
+    watchdog = LoopWatchdog()
+    watchdog.start()
+    await asyncio.sleep(0.2)
+    rss_before = rss_kib()
+    cpu_before, began = time.process_time(), time.monotonic()
+    size = sum(len(v["jobs"]) for v in spec["vendors"])
+    waiting_rss = asyncio.create_task(rss_once_all_wait(log, size))
+    tasks = []
+    for vendor_spec, job in [(v, job) for v in spec["vendors"] for job in v["jobs"]]:
+        # TriggerRunner.create_triggers: build the trigger, one task each, yielding in between
+        tasks.append(asyncio.create_task(run_trigger(trigger(vendor_spec, job))))
+        await asyncio.sleep(0)
+    done, pending = await asyncio.wait(tasks, timeout=max(0.0, spec["cap"] - (time.monotonic() - began)))
+    ended = time.monotonic()
+    cpu = time.process_time() - cpu_before
+    rss_waiting = waiting_rss.result() if waiting_rss.done() else None
+    waiting_rss.cancel()
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    await watchdog.stop()
+    statuses = [t.result() for t in done if not t.cancelled() and t.exception() is None]
+    result = measure(log, spec["interval"], began, ended)
+    return {
+        **result,
+        "non_success_events": sum(status != "succeeded" for status in statuses),
+        "longest_stall_s": watchdog.longest_stall,
+        "stalls_over_50ms": watchdog.stalls_over_50ms,
+        "longest_gc_pause_s": watchdog.longest_gc_pause,
+        "pauses_over_30ms": [(kind, round(at, 3), round(pause, 3)) for kind, at, pause in watchdog.timeline],
+        "cpu_s_per_poll": cpu / result["polls"] if result["polls"] else float("nan"),
+        "peak_rss_kib": rss_kib("VmHWM"),
+        "rss_kib_per_trigger": ((rss_waiting or watchdog.max_rss_kib) - rss_before) / size,
+        "rss_measured_while_waiting": rss_waiting is not None,
+        "finished": len(done),
+        "finished_s": result["wall_s"] if len(done) == size else None,
+        "gc_tracked_objects": len(gc.get_objects()),
+    }
+
+
+async def rss_once_all_wait(log: PollLog, size: int) -> int:
+    """RSS once every trigger made its first poll and the answers are in: all of them waiting."""
+    while len(log.by_hook) < size:
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)
+    return rss_kib()
+
+
+def measure(log: PollLog, interval: float, began: float, ended: float) -> dict[str, Any]:
+    """Throughput and lateness from the poll log (see the module docstring for the definitions)."""
+    fastest: dict[str, float] = {}
+    for vendor, polls in log.by_hook.values():
+        for start, end, outcome in polls:
+            if outcome != ERROR:
+                fastest[vendor] = min(fastest.get(vendor, float("inf")), end - start)
+    lateness, polls_done, errors, first_round = [], 0, 0, 0.0
+    for vendor, polls in log.by_hook.values():
+        polls_done += len(polls)
+        errors += sum(outcome == ERROR for _, _, outcome in polls)
+        first_round = max(first_round, polls[0][1] - began)
+        for (_, previous_end, previous), (_, end, _) in itertools.pairwise(polls):
+            if previous == WAITING:  # after an error the trigger backs off instead
+                lateness.append(end - fastest[vendor] - (previous_end + interval))
+        _, last_end, last = polls[-1]
+        if last == WAITING and ended > last_end + interval:  # due, unanswered at the cut: late by now
+            lateness.append(ended - (last_end + interval))
+    wall = ended - began
+    return {
+        "polls": polls_done,
+        "errors": errors,
+        "polls_per_s": polls_done / wall if wall else 0.0,
+        "late_p50_s": percentile(lateness, 0.5),
+        "late_p99_s": percentile(lateness, 0.99),
+        "within_1s": sum(late <= 1.0 for late in lateness) / len(lateness) if lateness else 1.0,
+        "scheduled_polls": len(lateness),
+        "first_round_s": first_round,
+        "wall_s": wall,
+    }
+
+
+async def probe(spec: dict[str, Any]) -> dict[str, Any]:
+    """One async and one sync status poll per vendor."""
+    from airflow_import_status.triggers.import_status import load_hook_class
+
+    problems = {}
+    for vendor_spec in spec["vendors"]:
+        hook_class = load_hook_class(vendor_spec["hook_class"])
+        async_job, sync_job = vendor_spec["jobs"]
+        try:
+            await hook_class(vendor_spec["conn_id"]).apoll(async_job)
+            await asyncio.to_thread(hook_class(vendor_spec["conn_id"]).poll, sync_job)
+        except Exception as err:
+            problems[vendor_spec["vendor"]] = f"{type(err).__name__}: {err}"
+    return {"problems": problems}
+
+
+def child(spec: dict[str, Any]) -> None:
+    import logging
+
+    logging.getLogger().setLevel(logging.WARNING)
+    if spec.get("profile"):
+        import cProfile
+
+        with cProfile.Profile() as profile:
+            result = asyncio.run(run_triggers(spec))
+        profile.dump_stats(spec["profile"])
+    else:
+        result = asyncio.run(probe(spec) if spec["mode"] == "probe" else run_triggers(spec))
+    print(json.dumps(result))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Triggerer capacity: async triggers vs thread-wrapped sync hooks.")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 5000], help="concurrent triggers")
+    parser.add_argument("--latencies", type=float, nargs="+", default=[0.02, 0.2], help="vendor latency (s)")
+    parser.add_argument("--interval", type=float, default=30.0, help="poll interval (s)")
+    parser.add_argument("--cycle-polls", type=int, default=2, help="polls per job in the interval runs")
+    parser.add_argument("--cap", type=float, default=43.0, help="time cap of one interval run (s)")
+    parser.add_argument("--throughput-size", type=int, default=1000, help="triggers in the interval-0 runs")
+    parser.add_argument("--throughput-latency", type=float, default=0.2, help="latency of the interval-0 runs (s)")
+    parser.add_argument("--throughput-polls", type=int, default=5, help="polls per job in the interval-0 runs")
+    parser.add_argument("--throughput-cap", type=float, default=12.0, help="time cap of one interval-0 run (s)")
+    parser.add_argument("--vendor-size", type=int, default=300, help="triggers in each per-vendor CPU run")
+    parser.add_argument("--designs", nargs="+", default=list(DESIGNS), choices=DESIGNS)
+    parser.add_argument("--results-dir", default=str(REPO / "benchmarks" / "results"), help="'' to skip")
+    parser.add_argument(
+        "--with-gc-freeze", action="store_true", help="also run the largest async scenario after gc.freeze()"
+    )
+    parser.add_argument("--profile", help="write a cProfile of the async max-throughput run to this file")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(json.load(sys.stdin))
+    else:
+        orchestrate(args)
+
+
+if __name__ == "__main__":
+    main()
