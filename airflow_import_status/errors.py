@@ -10,7 +10,7 @@ The polling loop decides what to do from the type alone:
 
 from __future__ import annotations
 
-from airflow.sdk.exceptions import AirflowException
+from airflow_import_status.version_compat import AirflowException
 
 SNIPPET_LENGTH = 200
 

@@ -32,7 +32,6 @@ import httpx
 import requests
 import yarl
 from airflow.sdk import BaseHook
-from airflow.sdk.log import amask_secret, mask_secret
 
 from airflow_import_status.errors import (
     AuthenticationError,
@@ -47,6 +46,7 @@ from airflow_import_status.errors import (
 from airflow_import_status.hooks.tokens import take_unmasked_tokens
 from airflow_import_status.parsing import MAX_PAYLOAD_BYTES
 from airflow_import_status.result import ImportResult
+from airflow_import_status.version_compat import amask_secret, mask_secret
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection

@@ -15,13 +15,7 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
-from airflow.sdk import Asset, BaseOperatorLink, BaseSensorOperator, PokeReturnValue, conf
-from airflow.sdk.exceptions import (
-    AirflowException,
-    AirflowFailException,
-    AirflowSensorTimeout,
-    AirflowSkipException,
-)
+from airflow.sdk import Asset, BaseOperatorLink, BaseSensorOperator, PokeReturnValue
 
 from airflow_import_status.errors import ImportStatusError
 from airflow_import_status.hooks.base import ImportStatusHook
@@ -32,6 +26,13 @@ from airflow_import_status.triggers.import_status import (
     ImportStatusEvent,
     ImportStatusTrigger,
     hook_class_path,
+)
+from airflow_import_status.version_compat import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+    conf,
 )
 
 if TYPE_CHECKING:

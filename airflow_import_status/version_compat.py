@@ -1,0 +1,71 @@
+"""Differences between the Airflow 3 releases this provider supports, in one place.
+
+Like the ``version_compat.py`` of Airflow's own providers: every other module imports these
+names from here instead of checking versions itself. Each fallback names the release that
+lacks the newer home (measured on 3.0.6, 3.1.8, 3.2.2 and 3.3.2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from airflow import __version__ as _airflow_version
+from airflow.sdk.log import mask_secret
+from packaging.version import Version
+
+
+def get_base_airflow_version_tuple() -> tuple[int, int, int]:
+    """The running Airflow's (major, minor, micro), pre-release tags dropped."""
+    version = Version(_airflow_version)
+    return version.major, version.minor, version.micro
+
+
+AIRFLOW_V_3_1_PLUS = get_base_airflow_version_tuple() >= (3, 1, 0)
+"""Plugins with ``external_views`` exist (the Imports page)."""
+AIRFLOW_V_3_2_PLUS = get_base_airflow_version_tuple() >= (3, 2, 0)
+"""The UI reads ``conn-fields`` / ``ui-field-behaviour`` from the provider info."""
+AIRFLOW_V_3_3_PLUS = get_base_airflow_version_tuple() >= (3, 3, 0)
+
+try:  # 3.2+
+    from airflow.sdk.exceptions import (
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+    )
+except ImportError:  # 3.0 / 3.1: still in core
+    from airflow.exceptions import (  # type: ignore[no-redef,attr-defined,unused-ignore]
+        AirflowException,
+        AirflowFailException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+    )
+
+try:  # 3.1+
+    from airflow.sdk import conf
+except ImportError:  # 3.0
+    from airflow.configuration import conf  # type: ignore[no-redef,attr-defined,unused-ignore]
+
+amask_secret: Callable[[Any], Awaitable[None]]
+try:  # 3.3+: registers the secret with the supervisor without blocking the event loop
+    from airflow.sdk.log import amask_secret
+except ImportError:  # before 3.3 the masker is process-local: registering it is a cheap sync call
+
+    async def amask_secret(secret: Any) -> None:  # type: ignore[misc,unused-ignore]
+        mask_secret(secret)
+
+
+__all__ = [
+    "AIRFLOW_V_3_1_PLUS",
+    "AIRFLOW_V_3_2_PLUS",
+    "AIRFLOW_V_3_3_PLUS",
+    "AirflowException",
+    "AirflowFailException",
+    "AirflowSensorTimeout",
+    "AirflowSkipException",
+    "amask_secret",
+    "conf",
+    "get_base_airflow_version_tuple",
+    "mask_secret",
+]
