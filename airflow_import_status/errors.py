@@ -10,7 +10,13 @@ The polling loop decides what to do from the type alone:
 
 from __future__ import annotations
 
+import copy
+from typing import TYPE_CHECKING, Self
+
 from airflow_import_status.version_compat import AirflowException
+
+if TYPE_CHECKING:
+    from airflow_import_status.scrubbing import Scrubber
 
 SNIPPET_LENGTH = 200
 
@@ -33,6 +39,12 @@ class ImportStatusError(AirflowException):
     def __init__(self, message: str, *, vendor: str | None = None) -> None:
         self.vendor = vendor
         super().__init__(f"[{vendor}] {message}" if vendor else message)
+
+    def redacted(self, scrubber: Scrubber) -> Self:
+        """The same error with every known secret scrubbed from its message."""
+        clean = copy.copy(self)
+        clean.args = tuple(scrubber(arg) if isinstance(arg, str) else arg for arg in self.args)
+        return clean
 
 
 class TransientVendorError(ImportStatusError):
@@ -61,3 +73,7 @@ class BadRequestError(PermanentVendorError):
 
 class JobNotFoundError(PermanentVendorError):
     """The vendor does not know the import job (or the list/account it belongs to)."""
+
+
+class UnsafeToRetryError(PermanentVendorError):
+    """A request that creates or adds data failed in a way that may have reached the vendor."""

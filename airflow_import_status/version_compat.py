@@ -56,6 +56,16 @@ except ImportError:  # before 3.3 the masker is process-local: registering it is
         mask_secret(secret)
 
 
+async def aget_connection(hook: Any, conn_id: str) -> Any:
+    """The connection without blocking the event loop (3.0's hooks have no ``aget_connection``)."""
+    getter = getattr(hook, "aget_connection", None)
+    if getter is not None:
+        return await getter(conn_id)
+    import asyncio
+
+    return await asyncio.to_thread(hook.get_connection, conn_id)
+
+
 __all__ = [
     "AIRFLOW_V_3_1_PLUS",
     "AIRFLOW_V_3_2_PLUS",
@@ -64,6 +74,7 @@ __all__ = [
     "AirflowFailException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
+    "aget_connection",
     "amask_secret",
     "conf",
     "get_base_airflow_version_tuple",

@@ -23,6 +23,7 @@ os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_HOME / 'airflo
 
 import pytest  # noqa: E402
 
+import tests.toy_vendor  # noqa: E402, F401  (the test-only vendor joins the registry before the simulators start)
 from airflow_import_status.simulators import connection_env  # noqa: E402
 from airflow_import_status.simulators.server import SimulatorClient, SimulatorServer  # noqa: E402
 

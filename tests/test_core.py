@@ -1,12 +1,8 @@
-"""The shared core: result contract, status tables, the poll policy, safe parsing, HTTP mapping."""
+"""The shared core: result contract, status tables, the poll policy, safe parsing."""
 
 from __future__ import annotations
 
-import email.utils
-import time
-
 import pytest
-from airflow.sdk import Connection
 
 from airflow_import_status.errors import (
     AuthenticationError,
@@ -16,14 +12,6 @@ from airflow_import_status.errors import (
     TransientVendorError,
     VendorPayloadError,
     snippet,
-)
-from airflow_import_status.hooks.base import (
-    HttpResponse,
-    base_url_of,
-    bool_extra,
-    connection_extra,
-    parse_retry_after,
-    raise_for_http_status,
 )
 from airflow_import_status.parsing import MAX_PAYLOAD_BYTES, load_json, load_xml, optional_int
 from airflow_import_status.polling import ErrorAction, PollPolicy
@@ -114,32 +102,6 @@ class TestPollPolicy:
             PollPolicy(**bad)
 
 
-def test_retry_after_parses_seconds_and_http_dates():
-    assert parse_retry_after("120") == 120
-    in_a_minute = email.utils.formatdate(time.time() + 60, usegmt=True)
-    assert 55 <= parse_retry_after(in_a_minute) <= 61
-    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
-
-
-@pytest.mark.parametrize(
-    ("status", "error"),
-    [
-        (401, AuthenticationError),
-        (403, AuthenticationError),
-        (404, JobNotFoundError),
-        (400, BadRequestError),
-        (429, TransientVendorError),
-        (500, TransientVendorError),
-        (503, TransientVendorError),
-        (418, PermanentVendorError),
-    ],
-)
-def test_http_status_mapping(status, error):
-    with pytest.raises(error, match=f"HTTP {status}"):
-        raise_for_http_status("v", HttpResponse(status, {}, b"nope", "http://x"), "job 1")
-    raise_for_http_status("v", HttpResponse(200, {}, b"", "http://x"), "job 1")
-
-
 def test_xml_refuses_xxe_and_entity_expansion():
     xxe = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>'
     laughs = (
@@ -174,16 +136,6 @@ def test_snippet_is_short_and_secret_free():
     assert "SECRET123" not in text and len(text) <= 203
 
 
-def test_base_url_and_extras():
-    conn = Connection(conn_id="c", conn_type="which50", host="api.example.com/base/", port=8443, schema="https")
-    assert base_url_of(conn) == "https://api.example.com:8443/base"
-    assert base_url_of(Connection(conn_id="c", conn_type="x", host="http://h:1/p")) == "http://h:1/p"
-    with pytest.raises(PermanentVendorError, match="no host"):
-        base_url_of(Connection(conn_id="c", conn_type="x"))
-    legacy = Connection(conn_id="c", conn_type="which50", extra='{"extra__which50__timeout": 5}')
-    assert connection_extra(legacy, "which50")["timeout"] == 5
-
-
 def test_status_extras_add_or_move_statuses():
     table = StatusTable(succeeded=frozenset({"Done", "Partial"}), failed=frozenset({"Bad"}))
     configured = table.configured({"failure_statuses": "partial, Aborted", "success_statuses": ["Imported"]})
@@ -197,13 +149,3 @@ def test_status_extras_add_or_move_statuses():
 def test_status_table_refuses_a_status_in_two_states():
     with pytest.raises(ValueError, match="both"):
         StatusTable(succeeded=frozenset({"Done"}), failed=frozenset({"done"}))
-
-
-@pytest.mark.parametrize(("value", "expected"), [(True, True), ("off", False), ("1", True), (None, True), ("", True)])
-def test_bool_extra(value, expected):
-    assert bool_extra({"flag": value}, "flag", True) is expected
-
-
-def test_bool_extra_refuses_anything_else():
-    with pytest.raises(PermanentVendorError, match="'flag' must be true or false"):
-        bool_extra({"flag": "maybe"}, "flag", True)

@@ -13,16 +13,15 @@ from typing import Any
 
 import pytest
 from airflow.sdk import PokeReturnValue
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from airflow_import_status.polling import PollPolicy
 from airflow_import_status.triggers.import_status import (
     EventStatus,
     ImportStatusEvent,
     ImportStatusTrigger,
-    hook_class_path,
 )
-from tests.vendors import VENDOR_CASES, VendorCase, vendor_case
+from airflow_import_status.version_compat import AirflowException, AirflowFailException
+from tests.registry import VENDOR_CASES, VendorCase, vendor_case
 
 MAX_FAILURES = 3
 
@@ -103,7 +102,11 @@ def test_trigger(sim, monkeypatch, vendor, fault_name):
     case = vendor_case(vendor)
     fault, job_kwargs, conn_id = _prepare(sim, monkeypatch, case, fault_name)
     trigger = ImportStatusTrigger(
-        hook_class=hook_class_path(case.hook_class),
+        **(
+            {"vendor": case.vendor}
+            if case.expected_job_id
+            else {"hook_class": f"{case.hook_class.__module__}.{case.hook_class.__qualname__}"}
+        ),
         conn_id=conn_id,
         job=job_kwargs,
         policy={**POLICY.to_dict(), "not_found_grace": fault.not_found_grace},

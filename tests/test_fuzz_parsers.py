@@ -2,7 +2,7 @@
 
 Whatever the bytes, a parser returns a valid normalized result or raises one of the
 project's typed errors; counters are never negative (the result refuses them); and
-``succeeded`` only comes from a status the vendor uses for success.
+``succeeded`` only comes from a status the vendor uses for success, about the job asked for.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from airflow_import_status.errors import ImportStatusError
 from airflow_import_status.result import ImportResult, ImportState
-from tests.vendors import VENDOR_CASES, VendorCase, vendor_case
+from tests.registry import VENDOR_CASES, VendorCase, vendor_case
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -44,6 +44,8 @@ def _check(case: VendorCase, payload: bytes) -> None:
     assert result.vendor == case.vendor
     if result.state is ImportState.SUCCEEDED:
         assert case.vendor_said_success(result), f"succeeded from status {result.vendor_status!r}"
+        if case.expected_job_id is not None:
+            assert result.job_id == case.expected_job_id, f"a success about job {result.job_id!r}, not the one asked"
 
 
 def _mutated_json(sample: Any, draw: st.DrawFn) -> Any:

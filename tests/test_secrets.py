@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from tests.registry import VENDOR_CASES, vendor_case
 from tests.sensor_harness import run_sensor
-from tests.vendors import VENDOR_CASES, vendor_case
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 

@@ -71,7 +71,7 @@ from airflow_import_status.errors import (
     VendorPayloadError,
     snippet,
 )
-from airflow_import_status.hooks.base import (
+from airflow_import_status.hooks._legacy import (
     Flow,
     HttpResponse,
     ImportStatusHook,

@@ -55,7 +55,7 @@ from airflow_import_status.errors import (
     VendorPayloadError,
     snippet,
 )
-from airflow_import_status.hooks.base import (
+from airflow_import_status.hooks._legacy import (
     Flow,
     HttpRequest,
     HttpResponse,

@@ -18,15 +18,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from airflow.sdk import Asset, BaseOperatorLink, BaseSensorOperator, PokeReturnValue
 
 from airflow_import_status.errors import ImportStatusError
-from airflow_import_status.hooks.base import ImportStatusHook
 from airflow_import_status.polling import ErrorAction, PollPolicy, PollTracker
 from airflow_import_status.result import COUNTER_FIELDS, ImportResult, ImportState
 from airflow_import_status.triggers.import_status import (
     EventStatus,
     ImportStatusEvent,
     ImportStatusTrigger,
-    hook_class_path,
+    bug_message,
 )
+from airflow_import_status.vendors.spec import JobFieldError, VendorSpec
 from airflow_import_status.version_compat import (
     AirflowException,
     AirflowFailException,
@@ -74,9 +74,19 @@ class ImportStatusSensor(BaseSensorOperator):
     :param retry_backoff_max: longest backoff delay in seconds.
     """
 
-    hook_class: ClassVar[type[ImportStatusHook]]
+    spec: ClassVar[VendorSpec[Any, Any] | None] = None
+    """The vendor; a vendor sensor sets it and gets its job parameters, ``template_fields`` and hook from it."""
+    hook_class: ClassVar[type[Any]]
     job_fields: ClassVar[tuple[str, ...]]
-    """The sensor's attributes that identify the job, passed to the hook by name."""
+    """The sensor's attributes that identify the job (from the spec's job type)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        spec = cls.__dict__.get("spec")
+        if spec is not None:
+            cls.hook_class = spec.hook_class
+            cls.job_fields = spec.job_type.field_names()
+            cls.template_fields = (*cls.job_fields, spec.conn_id_param)
 
     operator_extra_links = (ImportConsoleLink(),)
     ui_color = "#e8f4fd"
@@ -94,7 +104,19 @@ class ImportStatusSensor(BaseSensorOperator):
         retry_backoff_max: float = 300,
         **kwargs: Any,
     ) -> None:
+        spec = self.spec
+        if spec is not None:
+            params = {name: kwargs.pop(name, None) for name in spec.job_type.field_names()}
+            conn_id = kwargs.pop(spec.conn_id_param, None) or spec.default_conn_id
         super().__init__(poke_interval=poke_interval, **kwargs)
+        if spec is not None:
+            try:
+                spec.job_type.check_params(params, f"{type(self).__name__} {self.task_id!r}")
+            except JobFieldError as err:
+                raise TypeError(str(err)) from None
+            for name, value in params.items():
+                setattr(self, name, value)
+            setattr(self, spec.conn_id_param, conn_id)
         if max_rejected is not None and max_rejected < 0:
             raise ValueError("max_rejected must be >= 0")
         if max_rejected_ratio is not None and not 0 <= max_rejected_ratio <= 1:
@@ -120,12 +142,16 @@ class ImportStatusSensor(BaseSensorOperator):
         return {name: getattr(self, name) for name in self.job_fields}
 
     @cached_property
-    def hook(self) -> ImportStatusHook:
+    def hook(self) -> Any:
         return self.hook_class(self.conn_id)
 
     @property
+    def vendor(self) -> str:
+        return self.spec.key if self.spec is not None else str(self.hook_class.vendor)
+
+    @property
     def job_label(self) -> str:
-        return f"{self.hook_class.vendor} import job {self.hook_class.job_label(self.job())}"
+        return f"{self.vendor} import job {self.hook_class.job_label(self.job())}"
 
     def console_url(self) -> str | None:
         try:
@@ -146,7 +172,11 @@ class ImportStatusSensor(BaseSensorOperator):
         deadline = now + self.timeout if self.timeout else None
         self.defer(
             trigger=ImportStatusTrigger(
-                hook_class=hook_class_path(self.hook_class),
+                **(
+                    {"vendor": self.spec.key}
+                    if self.spec is not None
+                    else {"hook_class": f"{self.hook_class.__module__}.{self.hook_class.__qualname__}"}
+                ),
                 conn_id=self.conn_id,
                 job=self.job(),
                 policy=self.policy.to_dict(),
@@ -157,6 +187,18 @@ class ImportStatusSensor(BaseSensorOperator):
             timeout=timedelta(seconds=self.timeout) + DEFERRAL_TIMEOUT_MARGIN if self.timeout else None,
         )
 
+    def _poll_once(self) -> ImportResult:
+        """One sync poll; a bug or a bad job parameter fails the task at once, never retried."""
+        try:
+            return self.hook.poll(self.job())
+        except ImportStatusError:
+            raise
+        except JobFieldError as err:
+            raise AirflowFailException(f"{self.job_label}: {err}") from None
+        except Exception as err:
+            self.log.exception("%s: bug in airflow-import-status", self.job_label)
+            raise AirflowFailException(bug_message(self.job_label, err)) from err
+
     def _poll_before_deferring(self, context: Context, tracker: PollTracker) -> dict[str, Any] | None:
         """One sync poll first: a finished job or a permanent fault ends here without a deferral.
 
@@ -164,7 +206,7 @@ class ImportStatusSensor(BaseSensorOperator):
         3.3 can then race the task's own state update, apache/airflow#67287).
         """
         try:
-            result = self.hook.poll(self.job())
+            result = self._poll_once()
         except ImportStatusError as err:
             decision = tracker.failed(err)
             if decision.action is ErrorAction.FAIL and not decision.retryable_task:
@@ -199,11 +241,10 @@ class ImportStatusSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         """One poll, riding out transient faults with the shared backoff policy (never past the timeout)."""
-        job = self.job()
         tracker = PollTracker(self.policy, self.job_label, self._waiting_since(context))
         while True:
             try:
-                result = self.hook.poll(job)
+                result = self._poll_once()
             except ImportStatusError as err:
                 decision = tracker.failed(err)
                 if decision.action is ErrorAction.FAIL:

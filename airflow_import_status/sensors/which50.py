@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-from airflow_import_status.hooks.which50 import Which50Hook
 from airflow_import_status.sensors.base import ImportStatusSensor
+from airflow_import_status.vendors.which50.spec import SPEC
 
 
 class Which50ImportSensor(ImportStatusSensor):
@@ -19,19 +16,4 @@ class Which50ImportSensor(ImportStatusSensor):
     Every other parameter is :class:`~airflow_import_status.sensors.base.ImportStatusSensor`'s.
     """
 
-    hook_class = Which50Hook
-    job_fields = ("contact_list_id", "import_job_id")
-    template_fields: Sequence[str] = ("contact_list_id", "import_job_id", "which50_conn_id")
-
-    def __init__(
-        self,
-        *,
-        contact_list_id: int | str,
-        import_job_id: int | str,
-        which50_conn_id: str = Which50Hook.default_conn_name,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.contact_list_id = contact_list_id
-        self.import_job_id = import_job_id
-        self.which50_conn_id = which50_conn_id
+    spec = SPEC

@@ -7,12 +7,15 @@ import json
 
 from airflow_import_status.simulators.core import VendorSimulator
 
-SIMULATOR_MODULES: tuple[str, ...] = ("which50", "isales", "luminate", "mailup", "mypreferences")
-"""One module per vendor, each defining exactly one :class:`VendorSimulator` subclass."""
+SIMULATOR_MODULES: tuple[str, ...] = ("isales", "luminate", "mailup", "mypreferences")
+"""Vendors whose simulator is not yet in their ``vendors/<key>/`` folder."""
 
 
 def simulator_classes() -> list[type[VendorSimulator]]:
-    classes = []
+    """Every registered vendor's simulator class."""
+    from airflow_import_status.vendors import all_specs
+
+    classes: list[type[VendorSimulator]] = [spec.simulator_class for spec in all_specs()]
     for name in SIMULATOR_MODULES:
         module = importlib.import_module(f"airflow_import_status.simulators.{name}")
         classes += [

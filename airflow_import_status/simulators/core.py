@@ -32,6 +32,9 @@ from starlette.types import Receive, Scope, Send
 
 TERMINAL_STATES = ("succeeded", "failed")
 
+SAMPLE_JOB_ID = "1000"
+"""The job id every simulator's :meth:`VendorSimulator.sample_status` is about."""
+
 
 @dataclass
 class SimJob:
@@ -133,6 +136,24 @@ class VendorSimulator:
     name: ClassVar[str]
     conn_id: ClassVar[str]
     """The hook's default connection id, which the demo and tests point at this simulator."""
+
+    # What the cross-vendor suites (fault matrix, fuzzing, secret scan) need to know, declared
+    # beside the fake API it describes:
+    secrets: ClassVar[tuple[str, ...]] = ()
+    """The credentials :meth:`connection` carries (must never show in a log, event or XCom)."""
+    bad_credentials: ClassVar[dict[str, Any]] = {}
+    """Connection fields (top level, ``extra`` merged) this vendor refuses, its own way."""
+    job_params: ClassVar[dict[str, Any]] = {}
+    """``params`` of a scripted job (what it belongs to, e.g. its list), also sensor job fields."""
+    status_request: ClassVar[dict[str, str]] = {}
+    """``method`` / ``path_contains`` singling out status polls (not token or WSDL fetches)."""
+    not_found_requests: ClassVar[int] = 1
+    """Status requests before "not found" is certain (a 401 may first mean an expired token)."""
+
+    @classmethod
+    def sample_status(cls) -> bytes:
+        """A valid status answer (the fuzzing seed), about job ``SAMPLE_JOB_ID``."""
+        raise NotImplementedError
 
     def __init__(self, state: SimulatorState) -> None:
         self.state = state

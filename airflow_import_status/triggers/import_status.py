@@ -6,7 +6,7 @@ import asyncio
 import enum
 import importlib
 import time
-import weakref
+import traceback
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,30 +14,15 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_import_status.errors import ImportStatusError, TransientVendorError
-from airflow_import_status.hooks.base import ImportStatusHook
 from airflow_import_status.polling import ErrorAction, PollPolicy, PollTracker
 from airflow_import_status.result import ImportResult
+from airflow_import_status.runtime import RUNTIME
+from airflow_import_status.vendors import get_spec
+from airflow_import_status.vendors.spec import JobFieldError
 
 POLL_OVERRUN_SECONDS = 60.0
 """How long a poll started before the deadline may run past it (per-read timeouts do not bound
 a vendor that trickles bytes, nor a poll of several requests)."""
-
-FIRST_POLL_SPACING_SECONDS = 0.002
-"""Triggers starting together (a triggerer restart, many sensors deferring at once) make their
-first polls at most this often per event loop (500 a second), not in one burst that stalls the
-loop for every trigger (``benchmarks/triggerer_capacity.py``). A lone trigger polls at once."""
-
-_NEXT_FIRST_POLL: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, float] = weakref.WeakKeyDictionary()
-
-
-async def wait_for_first_poll_slot() -> None:
-    """Wait for this event loop's next free first-poll slot (no wait when none is taken)."""
-    loop = asyncio.get_running_loop()
-    now = loop.time()
-    slot = max(now, _NEXT_FIRST_POLL.get(loop, now))
-    _NEXT_FIRST_POLL[loop] = slot + FIRST_POLL_SPACING_SECONDS
-    if slot > now:
-        await asyncio.sleep(slot - now)
 
 
 class EventStatus(enum.StrEnum):
@@ -84,17 +69,23 @@ class ImportStatusEvent:
         return cls(status, message, result, bool(payload.get("retryable", False)))
 
 
-def load_hook_class(path: str) -> type[ImportStatusHook]:
-    """Import a hook class by dotted path, refusing anything that is not an import-status hook."""
+def load_hook_class(path: str) -> type[Any]:
+    """A legacy trigger's hook class by dotted path (triggers stored before 0.2 name it; kept for one release)."""
     module_name, _, class_name = path.rpartition(".")
     hook_class = getattr(importlib.import_module(module_name), class_name, None)
-    if not (isinstance(hook_class, type) and issubclass(hook_class, ImportStatusHook)):
-        raise TypeError(f"{path!r} is not an ImportStatusHook subclass")
+    if not (isinstance(hook_class, type) and hasattr(hook_class, "apoll") and hasattr(hook_class, "vendor")):
+        raise TypeError(f"{path!r} is not an import-status hook class")
     return hook_class
 
 
-def hook_class_path(hook_class: type[ImportStatusHook]) -> str:
-    return f"{hook_class.__module__}.{hook_class.__qualname__}"
+def bug_message(label: str, err: BaseException) -> str:
+    """How a bug in the provider (not a vendor fault) is reported: at once, never retried."""
+    where = traceback.extract_tb(err.__traceback__)[-1] if err.__traceback__ else None
+    at = f" at {where.filename.rsplit('/', 1)[-1]}:{where.lineno}" if where else ""
+    return (
+        f"{label}: bug in airflow-import-status, not a vendor fault: {type(err).__name__}: {err}{at} "
+        "(full traceback in the log; please report it)"
+    )
 
 
 class ImportStatusTrigger(BaseTrigger):
@@ -102,9 +93,11 @@ class ImportStatusTrigger(BaseTrigger):
 
     Everything needed to resume after a triggerer restart is in the kwargs: the absolute
     ``deadline`` and ``waiting_since`` (epoch seconds) keep the timeout and the not-found grace
-    from restarting. Kwargs hold the connection id, never credentials.
+    from restarting. Kwargs hold the connection id, never credentials. The vendor is named by
+    its registry key, so moving a class never breaks triggers already stored in the metadata DB.
 
-    :param hook_class: dotted path of the vendor's :class:`ImportStatusHook` subclass.
+    :param vendor: the vendor's registry key (e.g. ``"which50"``).
+    :param hook_class: legacy form of ``vendor`` (a hook class path), accepted for one release.
     :param conn_id: Airflow connection id the hook reads (asynchronously).
     :param job: the vendor's job parameters, e.g. ``{"contact_list_id": 1, "import_job_id": 2}``.
     :param policy: :class:`PollPolicy` fields.
@@ -115,7 +108,8 @@ class ImportStatusTrigger(BaseTrigger):
     def __init__(
         self,
         *,
-        hook_class: str,
+        vendor: str | None = None,
+        hook_class: str | None = None,
         conn_id: str,
         job: dict[str, Any],
         policy: dict[str, float],
@@ -123,6 +117,9 @@ class ImportStatusTrigger(BaseTrigger):
         waiting_since: float,
     ) -> None:
         super().__init__()
+        if vendor is None and hook_class is None:
+            raise TypeError("ImportStatusTrigger needs the vendor key")
+        self.vendor = vendor
         self.hook_class = hook_class
         self.conn_id = conn_id
         self.job = dict(job)
@@ -134,7 +131,7 @@ class ImportStatusTrigger(BaseTrigger):
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
-                "hook_class": self.hook_class,
+                **({"vendor": self.vendor} if self.vendor else {"hook_class": self.hook_class}),
                 "conn_id": self.conn_id,
                 "job": self.job,
                 "policy": self.policy,
@@ -147,16 +144,25 @@ class ImportStatusTrigger(BaseTrigger):
         event = await self._wait()
         yield TriggerEvent(event.to_payload())
 
+    def _hook(self) -> Any:
+        hook_class = get_spec(self.vendor).hook_class if self.vendor else load_hook_class(str(self.hook_class))
+        return hook_class(self.conn_id)
+
     async def _wait(self) -> ImportStatusEvent:
-        hook = load_hook_class(self.hook_class)(self.conn_id)
+        hook = self._hook()
         label = f"{hook.vendor} import job {hook.job_label(self.job)}"
         tracker = PollTracker(PollPolicy(**self.policy), label, self.waiting_since)
         last: ImportResult | None = None
-        await wait_for_first_poll_slot()
+        await RUNTIME.wait_for_first_poll_slot()
         while True:
             try:
                 result = await self._poll(hook)
-            except ImportStatusError as err:
+            except JobFieldError as err:
+                return ImportStatusEvent(EventStatus.ERROR, f"{label}: {err}", last)
+            except Exception as err:
+                if not isinstance(err, ImportStatusError):
+                    self.log.exception("%s: bug in airflow-import-status", label)
+                    return ImportStatusEvent(EventStatus.ERROR, bug_message(label, err), last)
                 decision = tracker.failed(err)
                 if decision.action is ErrorAction.FAIL:
                     self.log.error(decision.message)
@@ -184,7 +190,7 @@ class ImportStatusTrigger(BaseTrigger):
                 delay = min(delay, self.deadline - now)
             await asyncio.sleep(delay)
 
-    async def _poll(self, hook: ImportStatusHook) -> ImportResult:
+    async def _poll(self, hook: Any) -> ImportResult:
         """One poll; past the deadline it may take at most ``POLL_OVERRUN`` seconds more."""
         if self.deadline is None:
             return await hook.apoll(self.job)

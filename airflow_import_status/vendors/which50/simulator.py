@@ -1,4 +1,4 @@
-"""Which50's contact-list import API, faithful to its documentation pages.
+"""Which50's contact-list import API, as its page "Which50 API: ImportJob" documents it.
 
 ``POST contactLists/{listId}/import`` {"FieldNames": [...]} creates an ImportJob,
 ``POST contactLists/{listId}/import/{jobId}`` adds up to 10,000 contacts,
@@ -9,6 +9,7 @@ Auth: the ``X-Api-Key`` header (the provider's default; see the hook's notes).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 from xml.sax.saxutils import escape
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from airflow_import_status.simulators.core import SimJob, VendorSimulator, default_script
+from airflow_import_status.simulators.core import SAMPLE_JOB_ID, SimJob, SimulatorState, VendorSimulator, default_script
 
 API_KEY = "which50-sim-key"
 MAX_CONTACTS_PER_REQUEST = 10_000
@@ -60,6 +61,20 @@ def _error(request: Request, status: int, message: str) -> Response:
 class Which50Simulator(VendorSimulator):
     name = "which50"
     conn_id = "which50_default"
+    secrets = (API_KEY,)
+    bad_credentials = {"password": "wrong-which50-key"}
+    job_params = {"contact_list_id": 5}
+    status_request = {"method": "GET", "path_contains": "/import/"}
+
+    @classmethod
+    def sample_status(cls) -> bytes:
+        step = {
+            "state": "succeeded",
+            "progress": 100,
+            "counters": {"inserted": 7, "updated": 3, "invalid_email": 2, "total": 12},
+        }
+        job = SimJob(cls.name, SAMPLE_JOB_ID, [step], params=dict(cls.job_params))
+        return json.dumps(cls(SimulatorState()).import_job(job, step)).encode()
 
     @classmethod
     def connection(cls, base_url: str) -> dict[str, Any]:

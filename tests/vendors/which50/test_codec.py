@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from airflow_import_status.errors import VendorPayloadError
-from airflow_import_status.hooks.which50 import DEFAULT_STATUS_TABLE, parse_import_job
 from airflow_import_status.result import ImportState, StatusTable
+from airflow_import_status.vendors.which50.codec import parse_import_job
+from airflow_import_status.vendors.which50.spec import STATUS_TABLE as DEFAULT_STATUS_TABLE
 
 PAYLOADS = Path(__file__).parent / "payloads"
-SEED_JSON = (PAYLOADS / "which50_import_job.json").read_text()
-SEED_XML = (PAYLOADS / "which50_import_job.xml").read_text()
+SEED_JSON = (PAYLOADS / "which50_import_job.json").read_bytes()
+SEED_XML = (PAYLOADS / "which50_import_job.xml").read_bytes()
 
 
 def _job(**fields) -> str:
@@ -79,7 +80,9 @@ def test_configured_status_sets_override_the_defaults():
 
 
 def test_xml_nil_dates_are_null():
-    body = SEED_XML.replace("<FinishDate>2024-12-27T17:54:38.7438716+00:00</FinishDate>", '<FinishDate i:nil="true"/>')
+    body = SEED_XML.replace(
+        b"<FinishDate>2024-12-27T17:54:38.7438716+00:00</FinishDate>", b'<FinishDate i:nil="true"/>'
+    )
     assert parse_import_job(body).finished_at is None
 
 
@@ -101,3 +104,24 @@ def test_bad_payloads_raise_a_typed_parse_error(body, fragment):
     with pytest.raises(VendorPayloadError, match="which50") as err:
         parse_import_job(body)
     assert fragment in str(err.value)
+
+
+def test_an_answer_about_another_job_is_never_its_success():
+    with pytest.raises(VendorPayloadError, match="asked for ImportJob 1000 but the answer is about 999"):
+        parse_import_job(_job(Id=999, CurrentStatus="Completed"), expected_id=1000)
+    assert parse_import_job(_job(Id=1000, CurrentStatus="Completed"), expected_id=1000).state is ImportState.SUCCEEDED
+
+
+@pytest.mark.parametrize("status", [{"Name": "Failed"}, ["Completed"], 3, True])
+def test_a_status_that_is_not_text_is_never_a_success(status):
+    """The FinishDate + 100% rule once turned ``{"CurrentStatus": {"Name": "Failed"}}`` into success."""
+    body = _job(CurrentStatus=status, ProgressPercent=100, FinishDate="2024-12-27T17:54:38Z")
+    with pytest.raises(VendorPayloadError, match="CurrentStatus is not text"):
+        parse_import_job(body)
+
+
+@pytest.mark.parametrize("status", [None, "", "  "])
+def test_a_missing_status_is_never_a_success_even_when_finished(status):
+    result = parse_import_job(_job(CurrentStatus=status, ProgressPercent=100, FinishDate="2024-12-27T17:54:38Z"))
+    assert result.state is ImportState.PENDING
+    assert "unrecognized import status None" in result.warnings[0]

@@ -17,7 +17,7 @@ from airflow_import_status.errors import (
 )
 from airflow_import_status.hooks.which50 import Which50Hook
 from airflow_import_status.result import ImportState
-from airflow_import_status.simulators.which50 import API_KEY
+from airflow_import_status.vendors.which50.simulator import API_KEY
 
 COUNTERS = {"total": 10, "inserted": 7, "updated": 3, "invalid_email": 2}
 
@@ -140,31 +140,33 @@ def test_start_import_creates_a_running_job(sim):
 def test_a_redirect_is_reported_the_same_way_on_both_paths(sim, use_async):
     job = sim.create_job("which50", params={"contact_list_id": 3})
     sim.add_fault("which50", "status", status=302, headers={"Location": "https://login.example.com/sso?key=1"})
-    with pytest.raises(PermanentVendorError, match=r"HTTP 302: redirected to https://login.example.com/sso;"):
+    with pytest.raises(PermanentVendorError, match=r"HTTP 302: .* redirected to https://login.example.com;"):
         _get(Which50Hook(), 3, job["job_id"], use_async)
     assert len(sim.requests("which50")) == 1, "the redirect was followed"
 
 
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
-def test_an_unforeseen_library_error_becomes_a_typed_payload_error(sim, mocker, use_async):
+def test_a_bug_in_the_codec_is_not_a_vendor_fault(sim, mocker, use_async):
     job = sim.create_job("which50", params={"contact_list_id": 3})
-    mocker.patch("airflow_import_status.hooks.which50.parse_import_job", side_effect=KeyError("Id"))
-    with pytest.raises(VendorPayloadError, match=r"\[which50\] unexpected KeyError"):
+    mocker.patch("airflow_import_status.vendors.which50.codec.parse_import_job", side_effect=KeyError("Id"))
+    with pytest.raises(KeyError, match="Id"):
         _get(Which50Hook(), 3, job["job_id"], use_async)
 
 
 def test_bad_timeout_extra_is_a_clear_connection_error(simulator_server, custom_conn):
     ok, message = Which50Hook(custom_conn("which50_badtimeout", extra={"timeout": "soon"})).test_connection()
-    assert not ok and "'timeout' is not a number" in message
+    assert not ok and "extra 'timeout' = 'soon'" in message
 
 
-def test_shared_async_clients_keep_no_cookies(sim):
-    from airflow_import_status.hooks.base import TransportSettings, shared_async_client
+def test_shared_async_sessions_keep_no_cookies(sim):
+    from airflow_import_status.runtime import RUNTIME
+    from airflow_import_status.transport import TransportSettings
 
     async def cookies_after_a_set_cookie() -> int:
-        client = shared_async_client(TransportSettings(), sim.base_url)
+        session = RUNTIME.async_session(sim.base_url, TransportSettings())
         sim.add_fault("which50", "status", status=200, headers={"Set-Cookie": "JSESSIONID=abc; Path=/"}, body="{}")
-        await client.get(f"{sim.base_url}/which50/Which50API/contactLists")
-        return len(client.cookies.jar)
+        async with session.get(f"{sim.base_url}/which50/Which50API/contactLists") as response:
+            await response.read()
+        return len(session.cookie_jar)
 
     assert asyncio.run(cookies_after_a_set_cookie()) == 0

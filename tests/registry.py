@@ -1,8 +1,9 @@
 """What the cross-vendor tests (fault matrix, fuzzing, secret scan) need to know per vendor.
 
-One entry per vendor: how to script a job in its simulator, the sensor/hook job parameters
-for that job, a connection override that breaks its credentials the vendor's own way, the
-secrets its simulator connection carries, and its pure parser with a valid sample payload.
+Derived from the vendor registry: each vendor's spec (job type, status table, codec) and its
+simulator's declarations (secrets, bad credentials, job params, a sample status answer).
+A vendor registered with :func:`airflow_import_status.vendors.register` (the tests' toy
+vendor) joins every suite without editing this file.
 """
 
 from __future__ import annotations
@@ -10,14 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from airflow_import_status.hooks.base import ImportStatusHook
+from airflow.sdk import Connection
+
 from airflow_import_status.result import ImportResult
 from airflow_import_status.sensors.base import ImportStatusSensor
-
-PAYLOADS = Path(__file__).parent / "payloads"
 
 
 @dataclass(frozen=True)
@@ -42,6 +41,8 @@ class VendorCase:
     """The job parameter that names the import job."""
     status_request: dict[str, str] = field(default_factory=dict)
     """``method`` / ``path_contains`` singling out status polls (not token or WSDL fetches)."""
+    expected_job_id: str | None = None
+    """The job :attr:`parse` asks about: a success must be about it."""
 
     @property
     def sample_is_json(self) -> bool:
@@ -61,7 +62,7 @@ class VendorCase:
         )
 
     @property
-    def hook_class(self) -> type[ImportStatusHook]:
+    def hook_class(self) -> type[Any]:
         return self.sensor_class.hook_class
 
     def unknown_job_kwargs(self, job: dict[str, Any]) -> dict[str, Any]:
@@ -72,10 +73,7 @@ class VendorCase:
 
     def connection(self, base_url: str, **overrides: Any) -> str:
         """The simulator connection as ``AIRFLOW_CONN_*`` JSON, with ``overrides`` merged."""
-        from airflow_import_status.simulators import simulator_classes
-
-        [simulator] = [cls for cls in simulator_classes() if cls.name == self.vendor]
-        conn = simulator.connection(base_url)
+        conn = _simulator_connection(self.vendor, base_url)
         extra = conn.get("extra") or {}
         if isinstance(extra, str):
             extra = json.loads(extra)
@@ -84,22 +82,51 @@ class VendorCase:
         return json.dumps(conn)
 
 
-def _which50() -> VendorCase:
-    from airflow_import_status.hooks.which50 import DEFAULT_STATUS_TABLE, parse_import_job
-    from airflow_import_status.sensors.which50 import Which50ImportSensor
-    from airflow_import_status.simulators.which50 import API_KEY
+def _simulator_connection(vendor: str, base_url: str) -> dict[str, Any]:
+    from airflow_import_status.simulators import simulator_classes
+
+    [simulator] = [cls for cls in simulator_classes() if cls.name == vendor]
+    return simulator.connection(base_url)
+
+
+def case_from_spec(vendor: str) -> VendorCase:
+    """A vendor's case, all from its spec and its simulator's declarations."""
+    from airflow_import_status.simulators.core import SAMPLE_JOB_ID
+    from airflow_import_status.transport import HttpResponse
+    from airflow_import_status.vendors import get_spec
+
+    spec = get_spec(vendor)
+    simulator = spec.simulator_class
+    id_field = spec.job_type.id_field()
+    conn = _simulator_connection(vendor, "http://127.0.0.1:9")
+    extra = conn.get("extra") or {}
+    values = spec.connection.parse(
+        Connection(
+            conn_id=f"{vendor}_case", **{**conn, "extra": json.dumps(extra) if isinstance(extra, dict) else extra}
+        ),
+        spec.conn_type,
+    )
+    settings = spec.codec.settings(values)
+    sample_job = spec.job({**simulator.job_params, id_field: SAMPLE_JOB_ID})
+
+    def parse(body: bytes) -> ImportResult:
+        response = HttpResponse(200, {"content-type": "application/json"}, body, "http://127.0.0.1:9/")
+        return spec.codec.decode_status(response, settings, sample_job)
 
     return VendorCase(
-        vendor="which50",
-        sensor_class=Which50ImportSensor,
-        job_params={"contact_list_id": 5},
-        job_kwargs=lambda job: {"contact_list_id": 5, "import_job_id": int(job["job_id"])},
-        bad_credentials={"password": "wrong-which50-key"},
-        secrets=(API_KEY,),
-        parse=parse_import_job,
-        sample=(PAYLOADS / "which50_import_job.json").read_bytes(),
-        success_statuses=DEFAULT_STATUS_TABLE.succeeded,
-        status_request={"method": "GET", "path_contains": "/import/"},
+        vendor=vendor,
+        sensor_class=spec.sensor_class,
+        job_params=dict(simulator.job_params),
+        job_kwargs=lambda job: spec.job({**simulator.job_params, id_field: job["job_id"]}).to_params(),
+        bad_credentials=dict(simulator.bad_credentials),
+        secrets=simulator.secrets,
+        parse=parse,
+        sample=simulator.sample_status(),
+        success_statuses=spec.status_table.succeeded,
+        not_found_requests=simulator.not_found_requests,
+        id_field=id_field,
+        status_request=dict(simulator.status_request),
+        expected_job_id=SAMPLE_JOB_ID,
     )
 
 
@@ -194,8 +221,7 @@ def _mailup() -> VendorCase:
     )
 
 
-VENDOR_CASES: dict[str, Callable[[], VendorCase]] = {
-    "which50": _which50,
+_LEGACY_CASES: dict[str, Callable[[], VendorCase]] = {
     "mailup": _mailup,
     "isales": _isales,
     "luminate": _luminate,
@@ -203,5 +229,19 @@ VENDOR_CASES: dict[str, Callable[[], VendorCase]] = {
 }
 
 
+def _vendor_keys() -> list[str]:
+    import tests.toy_vendor  # noqa: F401  (registers the toy vendor through the registry alone)
+    from airflow_import_status.vendors import all_specs
+
+    return [spec.key for spec in all_specs()] + list(_LEGACY_CASES)
+
+
+VENDOR_CASES: list[str] = _vendor_keys()
+"""Every vendor the cross-vendor suites run over."""
+
+SPEC_VENDORS: list[str] = [key for key in VENDOR_CASES if key not in _LEGACY_CASES]
+"""The vendors declared as a spec (the others are moving to ``vendors/<key>/``)."""
+
+
 def vendor_case(vendor: str) -> VendorCase:
-    return VENDOR_CASES[vendor]()
+    return _LEGACY_CASES[vendor]() if vendor in _LEGACY_CASES else case_from_spec(vendor)

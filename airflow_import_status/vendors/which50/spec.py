@@ -1,0 +1,94 @@
+"""Which50 contact-list ImportJob: what the package knows about the vendor, declared once.
+
+Sources: the vendor's ImportJob API page (``../shared/seeds/000_…``, "Which50 API: ImportJob")
+and nothing else public (checked 2026-12). Known: the paths, the ImportJob fields, JSON or XML
+by ``Accept``, errors 401/403/404/500. Inferred (configurable on the connection): the base URL,
+the auth header, the ``CurrentStatus`` values and ASP.NET's ``{"Message": ...}`` error body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from airflow_import_status.result import StatusTable
+from airflow_import_status.vendors.spec import (
+    ConnectionField,
+    ConnectionSchema,
+    ImportJob,
+    StandardField,
+    VendorSpec,
+    job_field,
+    status_fields,
+)
+
+if TYPE_CHECKING:
+    from airflow_import_status.vendors.which50.codec import Which50Settings
+
+DEFAULT_BASE_URL = "https://app.which50.com/Which50API"  # inferred from the documentation site
+DEFAULT_CONSOLE_URL = "https://app.which50.com/"
+DEFAULT_KEY_HEADER = "X-Api-Key"  # inferred: Which50 documents no auth scheme
+FORMATS = {"json": "application/json", "xml": "application/xml"}  # "Which50 API: ImportJob": by Accept
+
+# Inferred: Which50 documents no CurrentStatus values; these are the usual ASP.NET enum names.
+STATUS_TABLE = StatusTable(
+    pending=frozenset({"New", "Created", "Pending", "Queued", "Waiting", "NotStarted"}),
+    running=frozenset({"Running", "Processing", "InProgress", "In Progress", "Importing", "Started"}),
+    succeeded=frozenset({"Completed", "Complete", "Finished", "Success", "Succeeded", "Done"}),
+    failed=frozenset({"Failed", "Error", "Errored", "Cancelled", "Canceled", "Aborted"}),
+)
+
+
+@dataclass(frozen=True)
+class Which50Job(ImportJob):
+    """One ImportJob of a contact list."""
+
+    contact_list_id: int = job_field(label="contact list id", kind=int)
+    import_job_id: int = job_field(label="ImportJob id", kind=int, job_id=True)
+
+    label_format = "{import_job_id} of contact list {contact_list_id}"
+
+
+CONNECTION = ConnectionSchema(
+    standard=(
+        StandardField("host", "API base URL", placeholder=DEFAULT_BASE_URL, required=False),
+        StandardField("password", "API key"),
+    ),
+    extras=(
+        ConnectionField(
+            "key_header",
+            "API key header name (inferred)",
+            default=DEFAULT_KEY_HEADER,
+            description="Which50 does not document its auth scheme; the key is sent in this header.",
+        ),
+        ConnectionField("auth_scheme", "API key scheme (e.g. Bearer; empty for the bare key)", default=""),
+        ConnectionField("response_format", "Response format", default="json", choices=tuple(FORMATS)),
+        *status_fields("Which50 CurrentStatus"),
+        ConnectionField("console_url", "Console URL template", default=DEFAULT_CONSOLE_URL),
+    ),
+)
+
+SPEC: VendorSpec[Which50Settings, Which50Job] = VendorSpec(
+    key="which50",
+    display_name="Which50",
+    api="Which50 contact-list ImportJob (REST, JSON or XML)",
+    connection=CONNECTION,
+    job_type=Which50Job,
+    status_table=STATUS_TABLE,
+    codec_class_name="airflow_import_status.vendors.which50.codec.Which50Codec",
+    hook_class_name="airflow_import_status.hooks.which50.Which50Hook",
+    sensor_class_name="airflow_import_status.sensors.which50.Which50ImportSensor",
+    simulator_class_name="airflow_import_status.vendors.which50.simulator.Which50Simulator",
+    docs={
+        "state": "`CurrentStatus` via a configurable table (see below)",
+        "total": "TotalContacts",
+        "imported": "inserted + updated",
+        "inserted": "InsertedContacts",
+        "updated": "UpdatedContacts",
+        "unchanged": "NotUpdatedContacts",
+        "deleted": "DroppedContacts",
+        "invalid": "InvalidEmailCount + InvalidSmsCount",
+        "progress": "ProgressPercent",
+        "details": "contact_list_id, InvalidEmailCount, InvalidSmsCount",
+    },
+)
