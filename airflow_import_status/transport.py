@@ -194,13 +194,15 @@ class BodyDecoder:
         else:
             pending = chunk
             while pending:
-                try:
+                try:  # never more output than one byte past the cap (max_length 0 would mean "all")
                     out = self._inflater.decompress(pending, self.cap - len(self._body) + 1)
                 except zlib.error as err:
                     raise VendorPayloadError(
                         f"the compressed body does not inflate: {err}", vendor=self.vendor
                     ) from None
                 self._body += out
+                if len(self._body) > self.cap:
+                    raise self._too_large()
                 pending = self._inflater.unconsumed_tail
                 if self._inflater.eof:
                     break
