@@ -56,6 +56,17 @@ class PollPolicy:
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, float]) -> PollPolicy:
+        """The policy from trigger kwargs (JSON numbers)."""
+        return cls(
+            poll_interval=float(data["poll_interval"]),
+            max_consecutive_failures=int(data["max_consecutive_failures"]),
+            backoff_initial=float(data["backoff_initial"]),
+            backoff_max=float(data["backoff_max"]),
+            not_found_grace=float(data["not_found_grace"]),
+        )
+
     def backoff(self, failures: int) -> float:
         """Exponential backoff with full jitter in its upper half: [d/2, d], d = initial*2^(n-1)."""
         ceiling = min(self.backoff_max, self.backoff_initial * 2 ** max(0, failures - 1))

@@ -45,7 +45,7 @@ except ImportError:  # 3.0 / 3.1: still in core
 try:  # 3.1+
     from airflow.sdk import conf
 except ImportError:  # 3.0
-    from airflow.configuration import conf  # type: ignore[no-redef,attr-defined,unused-ignore]
+    from airflow.configuration import conf  # type: ignore[no-redef,attr-defined,assignment,unused-ignore]
 
 amask_secret: Callable[[Any], Awaitable[None]]
 try:  # 3.3+: registers the secret with the supervisor without blocking the event loop

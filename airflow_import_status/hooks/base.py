@@ -167,7 +167,8 @@ class ImportStatusHook(BaseHook, Generic[SettingsT, JobT]):
         if isinstance(job, ImportJob):
             return job.describe()
         try:
-            return cls.spec.job(job).describe()
+            label: str = cls.spec.job(job).describe()
+            return label
         except ValueError:
             return ", ".join(f"{key}={value}" for key, value in job.items())
 
@@ -197,7 +198,8 @@ class ImportStatusHook(BaseHook, Generic[SettingsT, JobT]):
 
     def console_url(self, job: Mapping[str, Any] | ImportJob) -> str | None:
         """A link to the job in the vendor's web console, where one is known."""
-        return self.spec.codec.console_url(self.get_settings(), self.make_job(job))  # type: ignore[no-any-return]
+        url: str | None = self.spec.codec.console_url(self.get_settings(), self.make_job(job))
+        return url
 
     def test_connection(self) -> tuple[bool, str]:
         """Airflow's connection test: reach the vendor with the stored credentials."""

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_import_status.hooks.base import ImportStatusHook
-from airflow_import_status.vendors.which50.codec import MAX_CONTACTS_PER_REQUEST, Which50Settings
+from airflow_import_status.vendors.which50.codec import MAX_CONTACTS_PER_REQUEST, Which50Codec, Which50Settings
 from airflow_import_status.vendors.which50.spec import SPEC, Which50Job
 
 
@@ -24,7 +24,8 @@ class Which50Hook(ImportStatusHook[Which50Settings, Which50Job]):
         settings = self.get_settings()
         field_names = sorted({name for contact in contacts for name in contact})
         batches = [
-            list(contacts[start : start + MAX_CONTACTS_PER_REQUEST])
+            [dict(contact) for contact in contacts[start : start + MAX_CONTACTS_PER_REQUEST]]
             for start in range(0, len(contacts), MAX_CONTACTS_PER_REQUEST)
         ]
-        return self.run_flow(SPEC.codec.start_import_flow(settings, contact_list_id, field_names, batches), settings)
+        codec = Which50Codec()
+        return self.run_flow(codec.start_import_flow(settings, contact_list_id, field_names, batches), settings)

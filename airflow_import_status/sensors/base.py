@@ -135,7 +135,8 @@ class ImportStatusSensor(BaseSensorOperator):
     # ----- identity -------------------------------------------------------------------------
     @property
     def conn_id(self) -> str:
-        return getattr(self, self.hook_class.conn_name_attr)
+        conn_id: str = getattr(self, self.hook_class.conn_name_attr)
+        return conn_id
 
     def job(self) -> dict[str, Any]:
         """The job parameters, after templating."""
@@ -155,7 +156,8 @@ class ImportStatusSensor(BaseSensorOperator):
 
     def console_url(self) -> str | None:
         try:
-            return self.hook.console_url(self.job())
+            url: str | None = self.hook.console_url(self.job())
+            return url
         except ImportStatusError as err:
             self.log.warning("No vendor console link: %s", err)
             return None
@@ -190,7 +192,8 @@ class ImportStatusSensor(BaseSensorOperator):
     def _poll_once(self) -> ImportResult:
         """One sync poll; a bug or a bad job parameter fails the task at once, never retried."""
         try:
-            return self.hook.poll(self.job())
+            result: ImportResult = self.hook.poll(self.job())
+            return result
         except ImportStatusError:
             raise
         except JobFieldError as err:

@@ -118,7 +118,9 @@ class SimulatorState:
         return None
 
 
-def default_script(counters: dict[str, Any] | None = None, *, polls: int = 3, fail: bool = False) -> list[dict]:
+def default_script(
+    counters: dict[str, Any] | None = None, *, polls: int = 3, fail: bool = False
+) -> list[dict[str, Any]]:
     """pending -> running ... -> succeeded/failed, finishing on poll number ``polls``."""
     final = {"state": "failed" if fail else "succeeded", "progress": 100, "counters": counters or {}}
     if polls <= 1:
@@ -208,12 +210,11 @@ class FaultMiddleware:
         self.vendors = set(vendors)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        path: str = scope["path"]
+        path: str = scope.get("path", "")
         vendor = path.strip("/").split("/", 1)[0]
-        if vendor not in self.vendors:
-            return await self.app(scope, receive, send)
+        if scope["type"] != "http" or vendor not in self.vendors:
+            await self.app(scope, receive, send)
+            return
         if self.state.latency:
             await asyncio.sleep(self.state.latency)
         fault = self.state.take_fault(vendor, scope["method"], path)

@@ -71,7 +71,8 @@ class SimulatorClient:
     def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         response = self.session.post(f"{self.base_url}/_sim/{path}", json=payload, timeout=10)
         response.raise_for_status()
-        return response.json()
+        answer: dict[str, Any] = response.json()
+        return answer
 
     def create_job(self, vendor: str, **spec: Any) -> dict[str, Any]:
         """A scripted job; ``spec`` takes ``job_id``, ``params``, ``script``, ``counters``,
@@ -81,7 +82,8 @@ class SimulatorClient:
     def job(self, vendor: str, job_id: str) -> dict[str, Any]:
         response = self.session.get(f"{self.base_url}/_sim/jobs/{vendor}/{job_id}", timeout=10)
         response.raise_for_status()
-        return response.json()
+        job: dict[str, Any] = response.json()
+        return job
 
     def add_fault(self, vendor: str, kind: str, **spec: Any) -> None:
         self._post("faults", {"vendor": vendor, "kind": kind, **spec})
@@ -89,7 +91,8 @@ class SimulatorClient:
     def requests(self, vendor: str) -> list[dict[str, Any]]:
         response = self.session.get(f"{self.base_url}/_sim/requests", params={"vendor": vendor}, timeout=10)
         response.raise_for_status()
-        return response.json()[vendor]
+        log: list[dict[str, Any]] = response.json()[vendor]
+        return log
 
     def reset(self) -> None:
         self._post("reset", {})

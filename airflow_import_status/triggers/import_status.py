@@ -116,7 +116,7 @@ class ImportStatusTrigger(BaseTrigger):
         deadline: float | None,
         waiting_since: float,
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]
         if vendor is None and hook_class is None:
             raise TypeError("ImportStatusTrigger needs the vendor key")
         self.vendor = vendor
@@ -142,7 +142,7 @@ class ImportStatusTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         event = await self._wait()
-        yield TriggerEvent(event.to_payload())
+        yield TriggerEvent(event.to_payload())  # type: ignore[no-untyped-call]
 
     def _hook(self) -> Any:
         hook_class = get_spec(self.vendor).hook_class if self.vendor else load_hook_class(str(self.hook_class))
@@ -151,7 +151,7 @@ class ImportStatusTrigger(BaseTrigger):
     async def _wait(self) -> ImportStatusEvent:
         hook = self._hook()
         label = f"{hook.vendor} import job {hook.job_label(self.job)}"
-        tracker = PollTracker(PollPolicy(**self.policy), label, self.waiting_since)
+        tracker = PollTracker(PollPolicy.from_dict(self.policy), label, self.waiting_since)
         last: ImportResult | None = None
         await RUNTIME.wait_for_first_poll_slot()
         while True:
@@ -193,10 +193,12 @@ class ImportStatusTrigger(BaseTrigger):
     async def _poll(self, hook: Any) -> ImportResult:
         """One poll; past the deadline it may take at most ``POLL_OVERRUN`` seconds more."""
         if self.deadline is None:
-            return await hook.apoll(self.job)
+            result: ImportResult = await hook.apoll(self.job)
+            return result
         budget = max(0.0, self.deadline - time.time()) + POLL_OVERRUN_SECONDS
         try:
-            return await asyncio.wait_for(hook.apoll(self.job), timeout=budget)
+            result = await asyncio.wait_for(hook.apoll(self.job), timeout=budget)
+            return result
         except TimeoutError:
             raise TransientVendorError(
                 f"a poll took longer than {budget:.0f}s and ran past the sensor deadline", vendor=hook.vendor

@@ -376,24 +376,25 @@ def _coerce_job_value(job_field_: dataclasses.Field[Any], raw: Any) -> Any:
 # ----- the vendor -------------------------------------------------------------------------------------------
 SettingsT = TypeVar("SettingsT")
 JobT = TypeVar("JobT", bound=ImportJob)
+JobT_contra = TypeVar("JobT_contra", bound=ImportJob, contravariant=True)
 
 
-class VendorCodec(Protocol[SettingsT, JobT]):
+class VendorCodec(Protocol[SettingsT, JobT_contra]):
     """A vendor's sans-I/O requests and pure parsers (nothing here performs I/O)."""
 
     def settings(self, values: ConnectionValues) -> SettingsT:
         """The vendor's settings from the connection's declared fields."""
 
-    def status_flow(self, settings: SettingsT, job: JobT) -> Flow[ImportResult]:
+    def status_flow(self, settings: SettingsT, job: JobT_contra) -> Flow[ImportResult]:
         """Read one job's status; return the normalized result."""
 
     def check_flow(self, settings: SettingsT) -> Flow[str]:
         """Prove the connection works; return a message for the UI."""
 
-    def decode_status(self, response: HttpResponse, settings: SettingsT, job: JobT) -> ImportResult:
+    def decode_status(self, response: HttpResponse, settings: SettingsT, job: JobT_contra) -> ImportResult:
         """Pure parser of one status answer (shared by both paths, fuzzed)."""
 
-    def console_url(self, settings: SettingsT, job: JobT) -> str | None:
+    def console_url(self, settings: SettingsT, job: JobT_contra) -> str | None:
         """A link to the job in the vendor's web console, where one is known."""
 
     def transport(self, settings: SettingsT) -> TransportSettings:
@@ -446,7 +447,7 @@ class VendorSpec(Generic[SettingsT, JobT]):
 
     @cached_property
     def simulator_class(self) -> type[VendorSimulator]:
-        return _import(self.simulator_class_name)  # type: ignore[no-any-return]
+        return _import(self.simulator_class_name)
 
     def job(self, params: Mapping[str, Any]) -> JobT:
         return self.job_type.from_params(params)  # type: ignore[return-value]

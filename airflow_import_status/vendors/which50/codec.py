@@ -216,7 +216,11 @@ class Which50Codec:
         return settings.console_url.format(**job.to_params())
 
     def start_import_flow(
-        self, settings: Which50Settings, contact_list_id: int | str, field_names: list[str], batches: Iterable[list]
+        self,
+        settings: Which50Settings,
+        contact_list_id: int | str,
+        field_names: list[str],
+        batches: Iterable[list[dict[str, Any]]],
     ) -> Flow[str]:
         """Create an ImportJob, add each batch (at most 10,000 contacts), run it; return the job id."""
         base = settings.list_url(contact_list_id)

@@ -192,5 +192,6 @@ class Which50Simulator(VendorSimulator):
     def _final_counters(job: SimJob) -> dict[str, Any]:
         for step in reversed(job.script):
             if step.get("counters"):
-                return step["counters"]
+                counters: dict[str, Any] = step["counters"]
+                return counters
         return {}
