@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-LINT_PATHS := airflow_import_status tests example_dags $(wildcard benchmarks)
+LINT_PATHS := airflow_import_status tests example_dags dev $(wildcard benchmarks)
 
 .PHONY: demo test test-fast lint bench clean
 

@@ -217,20 +217,34 @@ def get_provider_info() -> dict[str, Any]:
         "(Which50, MailUp, PossibleNOW MyPreferences, Huawei CC-iSales, Blackbaud Luminate).",
         "versions": ["0.1.0"],
         "integrations": [
-            {"integration-name": "Import Status", "external-doc-url": "https://github.com/", "tags": ["service"]}
-        ],
-        "hooks": [
+            {"integration-name": spec.display_name, "external-doc-url": spec.doc_url, "tags": ["service"]}
+            for spec in specs
+        ]
+        # the shared trigger and sensor base: waiting in the triggerer is Airflow's deferral
+        + [
             {
                 "integration-name": "Import Status",
-                "python-modules": [_module(spec.hook_class_name) for spec in specs]
-                + [f"airflow_import_status.hooks.{name}" for name in _LEGACY_MODULES],
+                "external-doc-url": "https://airflow.apache.org/docs/apache-airflow/stable/authoring-and-scheduling/deferring.html",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {"integration-name": spec.display_name, "python-modules": [_module(spec.hook_class_name)]} for spec in specs
+        ]
+        + [
+            {
+                "integration-name": "Import Status",
+                "python-modules": [f"airflow_import_status.hooks.{name}" for name in _LEGACY_MODULES],
             }
         ],
         "sensors": [
+            {"integration-name": spec.display_name, "python-modules": [_module(spec.sensor_class_name)]}
+            for spec in specs
+        ]
+        + [
             {
                 "integration-name": "Import Status",
-                "python-modules": [_module(spec.sensor_class_name) for spec in specs]
-                + [f"airflow_import_status.sensors.{name}" for name in _LEGACY_MODULES],
+                "python-modules": [f"airflow_import_status.sensors.{name}" for name in _LEGACY_MODULES],
             }
         ],
         "triggers": [

@@ -11,6 +11,7 @@ import pytest
 
 from airflow_import_status.get_provider_info import get_provider_info
 from airflow_import_status.triggers.import_status import load_hook_class
+from tests.registry import SPEC_VENDORS
 
 INFO = get_provider_info()
 CONNECTION_TYPES = {entry["connection-type"]: entry for entry in INFO["connection-types"]}
@@ -51,3 +52,29 @@ def test_declared_modules_import():
         for entry in INFO[group]:
             for module in entry["python-modules"]:
                 importlib.import_module(module)
+
+
+@pytest.mark.parametrize("vendor", SPEC_VENDORS)
+def test_settings_read_every_field_the_form_declares(simulator_server, vendor):
+    """The form and the parser come from one schema: a declared field nobody reads is a dead form field."""
+    from airflow.sdk import Connection
+
+    from airflow_import_status.vendors import get_spec
+
+    spec = get_spec(vendor)
+    conn = spec.simulator_class.connection(simulator_server.url)
+    extra = conn.get("extra") or {}
+    conn = {**conn, "extra": json.dumps(extra) if isinstance(extra, dict) else extra}
+    values = spec.connection.parse(Connection(conn_id=f"{vendor}_fields", **conn), spec.conn_type)
+    spec.codec.settings(values)
+    declared = {f.name for f in spec.connection.standard} | {f.name for f in spec.connection.all_extras}
+    assert declared <= values.read, f"declared but never read: {sorted(declared - values.read)}"
+
+
+def test_generated_docs_match_the_registry():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dev"))
+    import docgen
+
+    assert docgen.stale_files() == [], "run: python dev/docgen.py"

@@ -417,6 +417,8 @@ class VendorSpec(Generic[SettingsT, JobT]):
     hook_class_name: str
     sensor_class_name: str
     simulator_class_name: str
+    doc_url: str = ""
+    """The vendor's public API documentation (the provider info's ``external-doc-url``)."""
     docs: Mapping[str, str] = field(default_factory=dict)
     """README/docs facts: ``mapping`` (how each result key is filled), ``connection`` (prose)."""
 

@@ -79,6 +79,7 @@ SPEC: VendorSpec[Which50Settings, Which50Job] = VendorSpec(
     hook_class_name="airflow_import_status.hooks.which50.Which50Hook",
     sensor_class_name="airflow_import_status.sensors.which50.Which50ImportSensor",
     simulator_class_name="airflow_import_status.vendors.which50.simulator.Which50Simulator",
+    doc_url="https://app.which50.com/Which50API/Help",  # inferred: ASP.NET Web API help pages live under /Help
     docs={
         "state": "`CurrentStatus` via a configurable table (see below)",
         "total": "TotalContacts",
@@ -90,5 +91,17 @@ SPEC: VendorSpec[Which50Settings, Which50Job] = VendorSpec(
         "invalid": "InvalidEmailCount + InvalidSmsCount",
         "progress": "ProgressPercent",
         "details": "contact_list_id, InvalidEmailCount, InvalidSmsCount",
+        "connection": "host: API base URL (default `https://app.which50.com/Which50API`); password: API key. "
+        "Which50 does not document its auth scheme or its `CurrentStatus` values, so both are configurable: "
+        "`key_header` (default `X-Api-Key`) and `auth_scheme` (e.g. `Bearer`); `success_statuses` / "
+        "`failure_statuses` / `running_statuses` / `pending_statuses` (comma-separated, case-insensitive). "
+        "An unknown *text* status with `FinishDate` set and `ProgressPercent` 100 counts as finished; a missing "
+        "or non-text status never does. An answer about another ImportJob id is never a success.",
+        "sources": "Known, from the vendor page *Which50 API: ImportJob* (the seed, `../shared/seeds/000_…`): "
+        "the four import paths (create with `FieldNames`, add at most 10,000 contacts per request, run, status), "
+        "the ImportJob fields, JSON or DataContract XML by `Accept`, errors 401/403/404/500. Nothing else is "
+        "public (checked 2026-12). **Inferred** (each configurable): the base URL, the API-key header "
+        '`X-Api-Key`, the `CurrentStatus` values (usual ASP.NET enum names), ASP.NET\'s `{"Message": ...}` '
+        "error body, and the console URL.",
     },
 )
