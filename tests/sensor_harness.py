@@ -43,6 +43,8 @@ class SensorRun:
     """The sensor task instance's final state: success, failed, skipped, ..."""
     return_value: Any
     import_result: Any
+    import_job: Any
+    """What a start-import operator pushed under ``import_job``."""
     try_number: int
     was_deferred: bool
     trigger_kwargs: list[dict[str, Any]]
@@ -115,6 +117,7 @@ def run_sensor(
             state=str(getattr(ti.state, "value", ti.state)),
             return_value=xcom("return_value"),
             import_result=xcom("import_result"),
+            import_job=xcom("import_job"),
             try_number=ti.try_number,
             was_deferred=bool(trigger_runs),
             trigger_kwargs=trigger_runs,

@@ -158,7 +158,7 @@ class ImportStatusSensor(BaseSensorOperator):
         try:
             url: str | None = self.hook.console_url(self.job())
             return url
-        except ImportStatusError as err:
+        except (ImportStatusError, JobFieldError) as err:
             self.log.warning("No vendor console link: %s", err)
             return None
 

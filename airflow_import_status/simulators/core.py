@@ -84,6 +84,8 @@ class Fault:
     path_contains: str = ""
     method: str = ""
     """Only requests with this method (empty: any), e.g. to spare a WSDL or token fetch."""
+    skip: int = 0
+    """Matching requests let through before the fault applies (e.g. fail the second upload batch)."""
 
 
 class SimulatorState:
@@ -111,6 +113,9 @@ class SimulatorState:
                 and fault.path_contains in path
                 and fault.method in ("", method)
             ):
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    return None
                 fault.times -= 1
                 if fault.times == 0:
                     self.faults.remove(fault)

@@ -1,0 +1,212 @@
+"""The start-import operator base: upload the contacts, start the import, wait for it, in one task.
+
+It *is* the sensor base with a start in front (no second copy of the waiting, quality gate,
+XCom, asset and failure logic): ``execute`` starts the import on the worker, puts the job's
+identity in XCom (key ``import_job``) the moment the vendor returns it, then waits exactly as
+the vendor's sensor does (deferrable by default from ``[operators] default_deferrable``, or
+the poke loop with ``deferrable=False``); ``wait_for_completion=False`` returns right after
+the start with the job's identity.
+
+**Never twice.** Airflow deletes a task instance's XComs when a new try starts (the task
+runner clears ``xcom_keys_to_clear`` before ``execute``; only a resume from deferral keeps
+them), so the identity is also written to a ledger that outlives tries: an Airflow Variable
+named after the task instance (``import_status.job.{dag_id}.{run_id}.{task_id}.{map_index}``,
+holding only the job's identity, never a credential). A retry, or a reschedule-mode poke, finds
+it and waits on that job instead of uploading again (``reupload_on_retry=False``, like dbt
+Cloud's ``reuse_existing_run``). Requests that create or add are never retried automatically.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import Variable
+
+from airflow_import_status.errors import ImportStatusError
+from airflow_import_status.operators.upload import ContactUpload, SourceError
+from airflow_import_status.sensors.base import ImportStatusSensor
+from airflow_import_status.version_compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+LEDGER_DESCRIPTION = "airflow-import-status: the import job this task instance started (deleted when it ends)"
+
+JOB_XCOM_KEY = "import_job"
+"""XCom key holding the started job's identity (its job fields), pushed before any waiting."""
+
+
+def ledger_key(context: Context) -> str:
+    ti = context["ti"]
+    map_index = getattr(ti, "map_index", -1)
+    return f"import_status.job.{ti.dag_id}.{ti.run_id}.{ti.task_id}.{map_index}"
+
+
+class ImportStartOperator(ImportStatusSensor):
+    """Upload contacts to a vendor, start its import, and wait for it like the vendor's sensor.
+
+    :param source: a local path, an ``ObjectStoragePath`` or a list of dicts (templated).
+    :param source_format: ``csv`` or ``jsonl``; by default from the file name (``.jsonl``) else CSV.
+    :param field_mapping: source column -> vendor field; unmapped columns are dropped (default: as is).
+    :param csv_delimiter: the CSV delimiter.
+    :param encoding: the file's text encoding.
+    :param batch_size: rows per request, at most the vendor's limit (default: the limit).
+    :param max_bad_rows: bad rows tolerated; more and the import is not started (default 0).
+    :param wait_for_completion: wait for the import (default) or return right after the start.
+    :param reupload_on_retry: upload again on a retry instead of waiting on the job already started.
+
+    Every waiting parameter is :class:`~airflow_import_status.sensors.base.ImportStatusSensor`'s.
+    """
+
+    max_batch_size: ClassVar[int] = 10_000
+    """The vendor's limit of rows per request."""
+    ui_color = "#d6eefc"
+
+    def __init__(
+        self,
+        *,
+        source: Any,
+        source_format: str | None = None,
+        field_mapping: Mapping[str, str] | None = None,
+        csv_delimiter: str = ",",
+        encoding: str = "utf-8",
+        batch_size: int | None = None,
+        max_bad_rows: int = 0,
+        wait_for_completion: bool = True,
+        reupload_on_retry: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        spec = self.spec
+        assert spec is not None, "a vendor operator sets spec"
+        id_field = spec.job_type.id_field()
+        if kwargs.get(id_field) is not None:
+            raise TypeError(f"{type(self).__name__} starts the import itself: it takes no {id_field!r}")
+        kwargs[id_field] = "(started by this task)"
+        super().__init__(**kwargs)
+        setattr(self, id_field, None)
+        if batch_size is not None and not 1 <= batch_size <= self.max_batch_size:
+            raise ValueError(f"batch_size must be within 1..{self.max_batch_size}")
+        if max_bad_rows < 0:
+            raise ValueError("max_bad_rows must be >= 0")
+        self.source = source
+        self.source_format = source_format
+        self.field_mapping = dict(field_mapping) if field_mapping else None
+        self.csv_delimiter = csv_delimiter
+        self.encoding = encoding
+        self.batch_size = batch_size or self.max_batch_size
+        self.max_bad_rows = max_bad_rows
+        self.wait_for_completion = wait_for_completion
+        self.reupload_on_retry = reupload_on_retry
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        spec = cls.__dict__.get("spec")
+        if spec is not None:
+            start_fields = tuple(name for name in cls.job_fields if name != spec.job_type.id_field())
+            cls.template_fields = (*start_fields, spec.conn_id_param, "source", "field_mapping")
+
+    # ----- the vendor's part ------------------------------------------------------------------------
+    def check_row(self, row: Mapping[str, Any]) -> str | None:
+        """Why a mapped row cannot be imported (``None`` if it can); vendors refine it."""
+        return None if row else "the row is empty after the field mapping"
+
+    def start(self, params: dict[str, Any], batches: Iterator[list[dict[str, Any]]], upload: ContactUpload) -> str:
+        """Upload ``batches`` and start the import; return the vendor's job id. Vendors implement it."""
+        raise NotImplementedError
+
+    # ----- one task, never twice ----------------------------------------------------------------------
+    @property
+    def _id_field(self) -> str:
+        assert self.spec is not None
+        name: str = self.spec.job_type.id_field()
+        return name
+
+    def _started_before(self, context: Context) -> dict[str, Any] | None:
+        if self.reupload_on_retry:
+            return None
+        raw = Variable.get(ledger_key(context), default=None)
+        return json.loads(raw) if raw else None
+
+    def execute(self, context: Context) -> Any:
+        job = self._started_before(context)
+        if job is not None:
+            self.log.info(
+                "Try %s: %s import job %s was started by an earlier try; waiting on it, not uploading again",
+                context["ti"].try_number,
+                self.vendor,
+                job.get(self._id_field),
+            )
+        else:
+            job = self._start_import()
+            Variable.set(ledger_key(context), json.dumps(job), description=LEDGER_DESCRIPTION)
+        context["ti"].xcom_push(key=JOB_XCOM_KEY, value=job)
+        for name, value in job.items():
+            setattr(self, name, value)
+        if not self.wait_for_completion:
+            Variable.delete(ledger_key(context))
+            return job
+        return self._closing_ledger(context, lambda: super(ImportStartOperator, self).execute(context))
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        # a resumed task is a fresh operator: the job it started is in XCom (kept across a deferral)
+        job = context["ti"].xcom_pull(task_ids=self.task_id, key=JOB_XCOM_KEY) or {}
+        for name, value in job.items():
+            setattr(self, name, value)
+        result: dict[str, Any] = self._closing_ledger(
+            context, lambda: super(ImportStartOperator, self).execute_complete(context, event)
+        )
+        return result
+
+    @staticmethod
+    def _closing_ledger(context: Context, wait: Callable[[], Any]) -> Any:
+        """Wait; forget the job once the task's outcome is final (a retryable failure or a deferral keeps it)."""
+        try:
+            result = wait()
+        except (AirflowFailException, AirflowSensorTimeout, AirflowSkipException):
+            Variable.delete(ledger_key(context))
+            raise
+        Variable.delete(ledger_key(context))
+        return result
+
+    def _start_import(self) -> dict[str, Any]:
+        upload = ContactUpload(
+            self.source,
+            batch_size=self.batch_size,
+            source_format=self.source_format,
+            field_mapping=self.field_mapping,
+            delimiter=self.csv_delimiter,
+            encoding=self.encoding,
+            check_row=self.check_row,
+            log=self.log,
+        )
+        params = {name: getattr(self, name) for name in self.job_fields if name != self._id_field}
+        self.log.info("Uploading %s to %s", upload.describe_source(), self.vendor)
+        try:
+            batches = upload.batches()
+            first = next(batches)  # an empty or missing source fails before anything is created
+            job_id = self.start(params, itertools.chain([first], batches), upload)
+        except SourceError as err:
+            raise AirflowFailException(f"{self.vendor} import not started: {err}") from None
+        except ImportStatusError as err:
+            raise AirflowFailException(
+                f"{self.vendor} upload failed after {upload.progress.batches_sent} batches "
+                f"({upload.progress.rows_sent} rows) reached the vendor: {err}"
+            ) from None
+        if upload.progress.bad_row_count:
+            self.log.warning("%s bad rows: %s", upload.progress.bad_row_count, upload.bad_rows_text())
+        self.log.info("Started %s job %s: %s", self.vendor, job_id, upload.progress.describe())
+        assert self.spec is not None
+        job: dict[str, Any] = self.spec.job({**params, self._id_field: job_id}).to_params()
+        return job
+
+    def checked(self, batches: Iterator[list[dict[str, Any]]], upload: ContactUpload) -> Iterator[list[dict[str, Any]]]:
+        """``batches``, then the ``max_bad_rows`` decision, before a flow sends its start request."""
+        yield from batches
+        if upload.progress.bad_row_count > self.max_bad_rows:
+            raise SourceError(
+                f"{upload.progress.bad_row_count} bad rows, more than max_bad_rows={self.max_bad_rows}: "
+                f"{upload.bad_rows_text()} (the rows were sent but the import was not started)"
+            )

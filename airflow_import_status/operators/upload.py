@@ -1,0 +1,197 @@
+"""Contacts streamed from a source in batches: memory bounded by the batch size, never the file.
+
+A source is a local path, an Airflow ``ObjectStoragePath`` (``s3://``, ``gs://``, ``file://``
+with the matching filesystem installed) or a list of dicts (e.g. from XCom); CSV (header row,
+delimiter and encoding options) or JSON Lines. A field mapping renames source columns to vendor
+fields. A row that cannot be used is counted with its row number and reason; the operator then
+decides with ``max_bad_rows`` whether the import still starts.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+PROGRESS_EVERY_SECONDS = 10.0
+"""The upload logs its progress at least this often."""
+
+MAX_BAD_ROWS_SHOWN = 20
+"""Bad rows quoted in the log and the error (all are counted)."""
+
+
+class SourceError(ValueError):
+    """The source is missing, empty or not in the declared format (a DAG author's mistake)."""
+
+
+@dataclass(frozen=True)
+class BadRow:
+    row: int
+    """1-based data row number (the CSV header is row 0)."""
+    reason: str
+
+
+@dataclass
+class UploadProgress:
+    """What reached the vendor so far, for the log and for an error half way."""
+
+    rows_read: int = 0
+    rows_sent: int = 0
+    batches_sent: int = 0
+    bad_rows: list[BadRow] = field(default_factory=list)
+    bad_row_count: int = 0
+    total_rows: int | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def describe(self) -> str:
+        of = f" of {self.total_rows}" if self.total_rows is not None else ""
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        return (
+            f"{self.rows_sent}{of} rows in {self.batches_sent} batches sent, {self.bad_row_count} bad rows, "
+            f"{self.rows_sent / elapsed:.0f} rows/s"
+        )
+
+
+RowCheck = Callable[[Mapping[str, Any]], str | None]
+"""A vendor's check of one mapped row: the reason it cannot be imported, or ``None``."""
+
+
+class ContactUpload:
+    """Iterate ``batches()`` once: mapped, checked rows in lists of at most ``batch_size``."""
+
+    def __init__(
+        self,
+        source: Any,
+        *,
+        batch_size: int,
+        source_format: str | None = None,
+        field_mapping: Mapping[str, str] | None = None,
+        delimiter: str = ",",
+        encoding: str = "utf-8",
+        check_row: RowCheck | None = None,
+        log: logging.Logger | Any = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        self.source = source
+        self.batch_size = batch_size
+        self.source_format = source_format or _format_of(source)
+        self.field_mapping = dict(field_mapping or {})
+        self.delimiter = delimiter
+        self.encoding = encoding
+        self.check_row = check_row
+        self.log = log or logging.getLogger(__name__)
+        self.progress = UploadProgress(total_rows=len(source) if isinstance(source, Sequence) else None)
+        self._last_log = time.monotonic()
+        codecs.lookup(encoding)  # an unknown encoding fails here, before anything is sent
+        if self.source_format not in ("csv", "jsonl", "records"):
+            raise SourceError(f"unknown source_format {self.source_format!r} (csv or jsonl)")
+
+    def describe_source(self) -> str:
+        return "a list of rows" if self.source_format == "records" else str(self.source)
+
+    # ----- reading -----------------------------------------------------------------------------
+    def _open(self) -> IO[str]:
+        try:
+            path = self.source
+            if hasattr(path, "open") and not isinstance(path, str):
+                handle: IO[str] = path.open("r", encoding=self.encoding, newline="")
+                return handle
+            return open(str(path), encoding=self.encoding, newline="")
+        except FileNotFoundError:
+            raise SourceError(f"the source {self.describe_source()!r} does not exist") from None
+        except IsADirectoryError:
+            raise SourceError(f"the source {self.describe_source()!r} is a directory, not a file") from None
+
+    def _raw_rows(self) -> Iterator[tuple[int, Any]]:
+        if self.source_format == "records":
+            yield from enumerate(self.source, start=1)
+            return
+        with self._open() as handle:
+            try:
+                if self.source_format == "csv":
+                    reader = csv.DictReader(handle, delimiter=self.delimiter)
+                    for number, row in enumerate(reader, start=1):
+                        if None in row:
+                            yield number, ValueError(f"{len(row[None])} more values than header columns")
+                        else:
+                            yield number, row
+                    return
+                for number, line in enumerate(handle, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        yield number, json.loads(line)
+                    except ValueError as err:
+                        yield number, ValueError(f"not a JSON object: {err}")
+            except UnicodeDecodeError as err:
+                raise SourceError(f"the source is not {self.encoding}: {err}") from None
+
+    def _mapped(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        if not self.field_mapping:
+            return {str(key): value for key, value in row.items()}
+        return {self.field_mapping[key]: value for key, value in row.items() if key in self.field_mapping}
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """Usable rows, mapped; bad ones are counted instead."""
+        for number, raw in self._raw_rows():
+            self.progress.rows_read += 1
+            reason: str | None
+            if isinstance(raw, Exception):
+                reason = str(raw)
+            elif not isinstance(raw, Mapping):
+                reason = f"a row must be an object/dict, got {type(raw).__name__}"
+            else:
+                row = self._mapped(raw)
+                reason = self.check_row(row) if self.check_row else None
+                if reason is None:
+                    yield row
+                    continue
+            self.progress.bad_row_count += 1
+            if len(self.progress.bad_rows) < MAX_BAD_ROWS_SHOWN:
+                self.progress.bad_rows.append(BadRow(number, reason))
+
+    def batches(self) -> Iterator[list[dict[str, Any]]]:
+        """Batches of at most ``batch_size`` rows; an empty source is an error, not an empty import."""
+        batch: list[dict[str, Any]] = []
+        for row in self.rows():
+            batch.append(row)
+            if len(batch) == self.batch_size:
+                yield from self._hand_over(batch)
+                batch = []
+        if batch:
+            yield from self._hand_over(batch)
+        if self.progress.rows_sent == 0:
+            raise SourceError(
+                f"the source {self.describe_source()!r} has no usable rows "
+                f"({self.progress.rows_read} read, {self.progress.bad_row_count} bad): nothing to import"
+            )
+        self.log.info("Upload complete: %s", self.progress.describe())
+
+    def _hand_over(self, batch: list[dict[str, Any]]) -> Iterable[list[dict[str, Any]]]:
+        yield batch
+        # the flow asks for the next batch only after this one was accepted
+        self.progress.batches_sent += 1
+        self.progress.rows_sent += len(batch)
+        if time.monotonic() - self._last_log >= PROGRESS_EVERY_SECONDS:
+            self._last_log = time.monotonic()
+            self.log.info("Uploading: %s", self.progress.describe())
+
+    def bad_rows_text(self) -> str:
+        shown = "; ".join(f"row {bad.row}: {bad.reason}" for bad in self.progress.bad_rows)
+        more = self.progress.bad_row_count - len(self.progress.bad_rows)
+        return shown + (f"; and {more} more" if more > 0 else "")
+
+
+def _format_of(source: Any) -> str:
+    if isinstance(source, (list, tuple)):
+        return "records"
+    name = str(getattr(source, "name", None) or source).lower()
+    for suffix in (".gz", ".bz2"):
+        name = name.removesuffix(suffix)
+    return "jsonl" if name.endswith((".jsonl", ".ndjson")) else "csv"

@@ -1,0 +1,48 @@
+"""Which50ImportOperator: create an ImportJob, add the contacts in batches, run it, wait for it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from airflow_import_status.operators.base import ImportStartOperator
+from airflow_import_status.operators.upload import ContactUpload
+from airflow_import_status.vendors.which50.codec import MAX_CONTACTS_PER_REQUEST, Which50Codec
+from airflow_import_status.vendors.which50.spec import SPEC
+
+
+class Which50ImportOperator(ImportStartOperator):
+    """Upload contacts to a Which50 contact list and wait for the ImportJob (one task, never twice).
+
+    :param contact_list_id: the contact list to import into (templated).
+    :param which50_conn_id: Airflow connection of type ``which50``.
+
+    The ImportJob's ``FieldNames`` are the first batch's fields (a CSV's header); a later row with
+    another field is a bad row. Every other parameter is
+    :class:`~airflow_import_status.operators.base.ImportStartOperator`'s.
+    """
+
+    spec = SPEC
+    max_batch_size = MAX_CONTACTS_PER_REQUEST
+
+    def check_row(self, row: Mapping[str, Any]) -> str | None:
+        reason = super().check_row(row)
+        if reason is None and getattr(self, "_field_names", None) is not None:
+            extra = sorted(set(row) - set(self._field_names))
+            if extra:
+                return f"field(s) {', '.join(extra)} not among the ImportJob's FieldNames"
+        return reason
+
+    def start(self, params: dict[str, Any], batches: Iterator[list[dict[str, Any]]], upload: ContactUpload) -> str:
+        first = next(batches)
+        self._field_names = sorted({name for row in first for name in row})
+        rows = self.checked(_chain(first, batches), upload)
+        settings = self.hook.get_settings()
+        flow = Which50Codec().start_import_flow(settings, params["contact_list_id"], self._field_names, rows)
+        job_id: str = self.hook.run_flow(flow, settings)
+        return job_id
+
+
+def _chain(first: list[dict[str, Any]], rest: Iterator[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:
+    yield first
+    yield from rest
