@@ -29,7 +29,7 @@ from starlette.routing import BaseRoute, Route
 
 from airflow_import_status.errors import VendorPayloadError
 from airflow_import_status.parsing import load_xml, local_name, xml_children_text
-from airflow_import_status.simulators.core import SimJob, VendorSimulator, default_script
+from airflow_import_status.simulators.core import SAMPLE_JOB_ID, SimJob, SimulatorState, VendorSimulator, default_script
 
 USER = "a1234"
 PASSWORD = "mailup-sim-password"
@@ -39,6 +39,7 @@ SERVICE_PATH = "/Services/WSMailUpImport.asmx"
 ACCOUNT_TIMEZONE = ZoneInfo("Europe/Rome")
 WSDL_TEMPLATE = (Path(__file__).parent / "mailup.wsdl").read_text(encoding="utf-8")
 STATUS_CODE_BY_STATE = {"pending": "1", "running": "2", "succeeded": "3", "failed": "4"}
+LIST_GUID = "00000000-aaaa-bbbb-cccc-000123456789"  # "WSMailUpImport.GetProcessDetails": the SOAP request
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 XML_DECLARATION = '<?xml version="1.0" encoding="windows-1252" ?>'
 
@@ -89,6 +90,20 @@ def soap_fault(code: str, message: str) -> Response:
 class MailUpSimulator(VendorSimulator):
     name = "mailup"
     conn_id = "mailup_default"
+    secrets = (PASSWORD,)
+    bad_credentials = {"password": "wrong-mailup-password"}
+    job_params = {"list_id": 1, "list_guid": LIST_GUID}
+    status_request = {"method": "POST", "path_contains": "WSMailUpImport.asmx"}
+
+    @classmethod
+    def sample_status(cls) -> bytes:
+        step = {
+            "state": "succeeded",
+            "progress": 100,
+            "counters": {"total": 4, "new_email": 2, "existing_email": 1, "optout_email": 1},
+        }
+        job = SimJob(cls.name, SAMPLE_JOB_ID, [step], params=dict(cls.job_params), data={"StartDate": _local_time()})
+        return soap_envelope("GetProcessDetails", cls(SimulatorState()).process_details(job, step)).encode()
 
     @classmethod
     def connection(cls, base_url: str) -> dict[str, Any]:
