@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from airflow_import_status.hooks.base import ImportStatusHook
@@ -19,10 +19,19 @@ class MailUpHook(ImportStatusHook[MailUpSettings, MailUpJob]):
 
     spec = SPEC
 
-    def start_import(self, list_id: int | str, list_guid: str, contacts: list[Mapping[str, Any]]) -> int:
+    def start_import(
+        self,
+        list_id: int | str,
+        list_guid: str,
+        contacts: list[Mapping[str, Any]],
+        group_ids: Iterable[int | str] = (),
+    ) -> int:
         """Create and start an import of ``contacts`` (dicts of subscriber attributes, e.g.
-        ``{"email": ..., "Name": ...}``) into a list; return the idProcess for :class:`MailUpImportSensor`."""
+        ``{"email": ..., "Name": ...}``) into a list (and its groups ``group_ids``); return the
+        idProcess for :class:`MailUpImportSensor`. A list busy with another import raises a
+        retryable error (ReturnCode -601 / -602)."""
         settings = self.get_settings()
-        job = SPEC.job({"list_id": list_id, "list_guid": list_guid, "process_id": 0})
-        flow = SPEC.codec.start_import_flow(settings, job.list_id, job.list_guid, [contacts])
+        job = SPEC.job({"list_id": list_id, "list_guid": list_guid, "process_id": 0})  # typed list fields
+        groups = [int(group) for group in group_ids]
+        flow = SPEC.codec.start_import_flow(settings, job.list_id, job.list_guid, [contacts], groups)
         return self.run_flow(flow, settings)

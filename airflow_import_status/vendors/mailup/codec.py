@@ -14,9 +14,14 @@ and the seeds README: every method returns an ``xs:string`` holding a "MailUp me
 (``<mailupMessage><mailupBody><ReturnCode>...``), sometimes led by a windows-1252 XML
 declaration; ReturnCode 0 is success, negative codes are errors.
 
+Known from the vendor's method pages ("WSMailUpImport.StartProcess", ".NewImportProcess", the
+authentication page, "WS_Activation"): the ReturnCode meanings below; -601/-602 (another import is
+running: MailUp runs one at a time) are retryable.
+
 Inferred (configurable on the connection): the dates' timezone (default Europe/Rome), the
-header namespace of older accounts. -500 (unrecognized error), SOAP faults and HTTP 5xx are
-transient; an undocumented negative ReturnCode fails at once, quoting the code.
+header namespace of older accounts. -500 (unrecognized error), SOAP ``Server`` faults and HTTP
+5xx are transient, SOAP ``Client`` faults bad requests; an undocumented negative ReturnCode
+fails at once, quoting the code. "Completed" (StatusCode 3) while ``IsRunning`` is True keeps waiting.
 """
 
 from __future__ import annotations
@@ -73,32 +78,75 @@ from airflow_import_status.vendors.spec import ConnectionValues, base_url
 
 VENDOR = "mailup"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
-DATE_FORMAT = "%d/%m/%Y %H.%M.%S"  # "WSMailUpImport.GetProcessDetails": 30/10/2012 15.39.12
+DATE_FORMATS = (
+    "%d/%m/%Y %H.%M.%S",  # "WSMailUpImport.GetProcessDetails": 30/10/2012 15.39.12
+    "%d/%m/%Y %H:%M:%S",  # seeds README: a public PHP client parses dd/MM/yyyy HH:mm:ss
+)
 NO_ENC_TYPE = "none"
 
 _CONFIGURE_HINT = "please report it: MailUp documents StatusCode 1 (queued), 2 (running), 3 (completed), 4 (failed)."
 
 RETURN_CODE_MEANINGS: dict[int, str] = {
-    # seeds README (the vendor's list-check section)
+    # "WS_Activation" ReturnCodes (combinable): activation of the web service
+    -2: "activation: the web service name was not specified",
+    -4: "activation: the user name was not specified",
+    -8: "activation: the password was not specified",
+    -16: "activation: the newsletter URL was not specified",
+    # "WSMailUpImport" authentication page: the list check of every method taking idList and listGUID
     -100: "list check failed: unrecognized error",
     -101: "list verification failed (idList and listGUID do not match an existing list)",
     -102: "listGUID is not a well-formed GUID",
+    # seeds README lists these by number only (meaning inferred from their neighbours: method-specific errors)
+    -200: "method error (meaning inferred; not published)",
+    -300: "method error (meaning inferred; not published)",
+    -301: "method error (meaning inferred; not published)",
+    -302: "method error (meaning inferred; not published)",
+    -303: "method error (meaning inferred; not published)",
+    # "WSMailUpImport.NewImportProcess"
+    -400: "NewImportProcess: unrecognized error",
+    -401: "NewImportProcess: xmlDoc is empty",
+    -402: "NewImportProcess: converting the xmlDoc failed",
+    -403: "NewImportProcess: creating the import process failed",
+    -410: "NewImportProcess: the confirmation email cannot be created",
     # "WSMailUpImport.GetProcessDetails"
     -500: "unrecognized error",
     -501: "idProcess not found",
-    # seeds README (authentication section)
+    # "WSMailUpImport.StartProcess"
+    -600: "StartProcess: unrecognized error",
+    -601: "an import process is already running for the list",
+    -602: "an import process is already running for a different list",
+    -603: "StartProcess: error checking the process status",
+    -604: "StartProcess: error starting the process job",
+    # "WSMailUpImport" authentication page and "WS_Activation" ReturnCodes
     -1000: "authentication failed: unrecognized error",
     -1001: "authentication failed: the account is not valid",
     -1002: "authentication failed: the password is not valid",
     -1003: "authentication failed: the account is suspended",
+    -1004: "authentication failed: the account is inactive",
+    -1005: "authentication failed: the account has expired",
+    -1006: "authentication failed: the web service is not enabled",
+    -1007: "authentication failed: the web service is not active",
+    -1008: "web service activation: the web service is already active",
+    -1009: "web service activation error",
+    -1010: "web service activation: IP registration error",
     -1011: "authentication failed: this IP address is not registered for the account",
+    -1012: "access denied: this IP address is registered with the 'deny access' flag",
+    # seeds README: -1013 (the seed's list) and -1014 (inside the credential range)
     -1013: "authentication failed: authentication data are missing",
+    -1014: "authentication failed: the contract is not signed",
 }
+for _code in range(-450, -403):
+    # seeds README: -400..-450 are NewImportProcess's; only the codes above are described (meaning inferred)
+    RETURN_CODE_MEANINGS.setdefault(_code, "NewImportProcess error (meaning inferred; not published)")
 AUTH_RETURN_CODES = range(-1014, -999)
 LIST_RETURN_CODES = range(-102, -99)
+BUSY_RETURN_CODES = (-601, -602)
+""""WSMailUpImport.StartProcess": MailUp runs one import at a time; retry once the running one ends."""
 
-ZEEP_SETTINGS = zeep.Settings(strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-"""Parse WSDLs with DTDs, entities and external imports refused."""
+ZEEP_SETTINGS = zeep.Settings(
+    strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True, force_https=False
+)
+"""DTDs, entities and external imports refused; the advertised address is never used, so never rewritten."""
 
 PROBE_GUID = "00000000-0000-0000-0000-000000000000"
 _CHANNEL_COUNTERS = ("NewEmail", "NewMobile", "ExistingEmail", "ExistingMobile", "OptOutEmail", "OptOutMobile")
@@ -253,13 +301,17 @@ def subscribers_xml(contacts: Iterable[Mapping[str, Any]]) -> str:
     return f"<subscribers>{''.join(rows)}</subscribers>"
 
 
-def new_import_params(list_id: int, list_guid: str, xml_doc: str) -> dict[str, Any]:
-    """``NewImportProcess`` for email subscribers, subscribed at once, no confirmation request."""
+def new_import_params(list_id: int, list_guid: str, xml_doc: str, group_ids: Iterable[int] = ()) -> dict[str, Any]:
+    """``NewImportProcess`` for email subscribers, subscribed at once, no confirmation request.
+
+    Parameters as the real WSDL declares them (seeds README): ``idGroups`` is a *string*,
+    the group ids separated by commas ("WSMailUpImport.NewImportProcess"), "" for none.
+    """
     return {
         "idList": int(list_id),
         "listGUID": str(list_guid),
         "xmlDoc": xml_doc,
-        "idGroup": 0,
+        "idGroups": ",".join(str(int(group)) for group in group_ids),
         "importType": 1,
         "mobileInputType": 2,
         "asPending": False,
@@ -290,10 +342,11 @@ def soap_result(response: HttpResponse, operation: str) -> str | None:
     if fault is not None:
         fields = xml_children_text(fault)
         code = (fields.get("faultcode") or "").strip()
-        raise TransientVendorError(
-            f"{operation}: SOAP fault{' ' + code if code else ''}: {snippet(fields.get('faultstring') or '')}",
-            vendor=VENDOR,
-        )
+        message = f"{operation}: SOAP fault{' ' + code if code else ''}: {snippet(fields.get('faultstring') or '')}"
+        if code.rpartition(":")[2] == "Client":
+            # SOAP 1.1 (W3C note, 4.4.1): "Client" faults mean the message was wrong; resending will not help.
+            raise BadRequestError(message, vendor=VENDOR)
+        raise TransientVendorError(message, vendor=VENDOR)
     reply = next((child for child in body if isinstance(child.tag, str)), None)
     if reply is None or local_name(reply) != f"{operation}Response":
         raise VendorPayloadError(
@@ -338,6 +391,11 @@ def raise_for_return_code(code: int, operation: str, detail: str = "") -> None:
         raise JobNotFoundError(message, vendor=VENDOR)
     if code in LIST_RETURN_CODES:
         raise BadRequestError(message, vendor=VENDOR)
+    if code in BUSY_RETURN_CODES:
+        raise TransientVendorError(
+            f"{message}; MailUp runs one import at a time: retry when the running import has finished",
+            vendor=VENDOR,
+        )
     if code == -500:
         raise TransientVendorError(message, vendor=VENDOR)
     raise PermanentVendorError(message, vendor=VENDOR)
@@ -349,8 +407,8 @@ def optional_int_code(text: str | None) -> int | None:
     return int(text) if re.fullmatch(r"-?[0-9]{1,9}", text) else None
 
 
-def return_code(body: etree._Element, operation: str) -> int:
-    """The message's ReturnCode, after raising for a negative one."""
+def return_code(body: etree._Element, operation: str, note: str = "") -> int:
+    """The message's ReturnCode, after raising for a negative one (its error text ends with ``note``)."""
     fields = xml_children_text(body)
     code = optional_int_code(fields.get("ReturnCode"))
     if code is None:
@@ -358,13 +416,15 @@ def return_code(body: etree._Element, operation: str) -> int:
             f"{operation}: ReturnCode is not an integer: {snippet(fields.get('ReturnCode'))!r}", vendor=VENDOR
         )
     detail = "; ".join(f"{name}={value.strip()}" for name, value in fields.items() if name != "ReturnCode" and value)
-    raise_for_return_code(code, operation, snippet(detail))
+    raise_for_return_code(
+        code, operation, "; ".join(part for part in (snippet(detail) if detail else "", note) if part)
+    )
     return code
 
 
-def parse_return_code(message: str | bytes | None, operation: str) -> int:
+def parse_return_code(message: str | bytes | None, operation: str, note: str = "") -> int:
     """Pure parser for methods that answer with a ReturnCode only (NewImportProcess, StartProcess)."""
-    return return_code(mailup_body(message), operation)
+    return return_code(mailup_body(message), operation, note)
 
 
 def _optional_bool(fields: Mapping[str, str | None], name: str) -> bool | None:
@@ -377,16 +437,14 @@ def _optional_bool(fields: Mapping[str, str | None], name: str) -> bool | None:
 
 
 def parse_mailup_date(value: str | None, name: str, timezone: str = DEFAULT_TIMEZONE) -> str | None:
-    """``dd/MM/yyyy HH.mm.ss`` in the account's timezone to ISO 8601 UTC (``None`` when empty)."""
+    """``dd/MM/yyyy HH.mm.ss`` (or ``HH:mm:ss``) in the account's timezone to ISO 8601 UTC (``None`` when empty)."""
     if value is None or not value.strip():
         return None
-    try:
-        local = datetime.strptime(value.strip(), DATE_FORMAT)
-    except ValueError:
-        raise VendorPayloadError(
-            f"field {name!r} is not a dd/MM/yyyy HH.mm.ss date: {snippet(value)!r}", vendor=VENDOR
-        ) from None
-    return to_utc_iso(local.replace(tzinfo=zoneinfo.ZoneInfo(timezone)))
+    for date_format in DATE_FORMATS:
+        with suppress(ValueError):
+            local = datetime.strptime(value.strip(), date_format)
+            return to_utc_iso(local.replace(tzinfo=zoneinfo.ZoneInfo(timezone)))
+    raise VendorPayloadError(f"field {name!r} is not a dd/MM/yyyy HH.mm.ss date: {snippet(value)!r}", vendor=VENDOR)
 
 
 def parse_process_details(
@@ -423,6 +481,11 @@ def parse_process_details(
     if state is None:
         state = ImportState.PENDING
         warnings.append(unrecognized_status_warning(VENDOR, status, _CONFIGURE_HINT))
+    is_running = _optional_bool(fields, "IsRunning")
+    if state is ImportState.SUCCEEDED and is_running:
+        # Inferred: "completed" while the seed's IsRunning still says True is not over yet.
+        state = ImportState.RUNNING
+        warnings.append(f"StatusCode {status} (completed) while IsRunning is True: waiting until IsRunning is False")
     inserted = sum_counters(counter["NewEmail"], counter["NewMobile"])
     updated = sum_counters(counter["ExistingEmail"], counter["ExistingMobile"])
     return ImportResult(
@@ -444,7 +507,7 @@ def parse_process_details(
         ),
         details={
             **{name: counter[name] for name in _CHANNEL_COUNTERS},
-            "IsRunning": _optional_bool(fields, "IsRunning"),
+            "IsRunning": is_running,
             "ConfirmationEmail": _optional_bool(fields, "ConfirmationEmail"),
             "ConfirmationSent": _optional_bool(fields, "ConfirmationSent"),
         },
@@ -497,7 +560,12 @@ class MailUpCodec:
         return settings.console_url + "/"
 
     def start_import_flow(
-        self, settings: MailUpSettings, list_id: int, list_guid: str, batches: Iterable[Iterable[Mapping[str, Any]]]
+        self,
+        settings: MailUpSettings,
+        list_id: int,
+        list_guid: str,
+        batches: Iterable[Iterable[Mapping[str, Any]]],
+        group_ids: Iterable[int] = (),
     ) -> Flow[int]:
         """NewImportProcess with every batch in one ``xmlDoc``, then StartProcess; return the new idProcess.
 
@@ -508,7 +576,11 @@ class MailUpCodec:
         client = yield wsdl_value(settings)
         xml_doc = subscribers_xml(contact for batch in batches for contact in batch)
         response = yield soap_request(
-            client, settings, "NewImportProcess", new_import_params(list_id, list_guid, xml_doc), idempotent=False
+            client,
+            settings,
+            "NewImportProcess",
+            new_import_params(list_id, list_guid, xml_doc, group_ids),
+            idempotent=False,
         )
         process_id = parse_return_code(soap_result(response, "NewImportProcess"), "NewImportProcess")
         if process_id <= 0:
@@ -516,5 +588,6 @@ class MailUpCodec:
         response = yield soap_request(
             client, settings, "StartProcess", process_params(list_id, list_guid, process_id), idempotent=False
         )
-        parse_return_code(soap_result(response, "StartProcess"), "StartProcess")
+        note = f"idProcess {process_id} is prepared, not started"
+        parse_return_code(soap_result(response, "StartProcess"), "StartProcess", note)
         return process_id

@@ -97,14 +97,14 @@ SPEC: VendorSpec[MailUpSettings, MailUpJob] = VendorSpec(
     sensor_class_name="airflow_import_status.sensors.mailup.MailUpImportSensor",
     simulator_class_name="airflow_import_status.vendors.mailup.simulator.MailUpSimulator",
     docs={
-        "state": "`StatusCode` 1 pending, 2 running, 3 succeeded, 4 failed",
+        "state": "`StatusCode` 1 pending, 2 running, 3 succeeded (running while `IsRunning` is True), 4 failed",
         "total": "TotalContacts",
         "imported": "inserted + updated",
         "inserted": "NewEmail + NewMobile",
         "updated": "ExistingEmail + ExistingMobile",
         "opted_out": "OptOutEmail + OptOutMobile",
-        "started_at": "StartDate (account timezone)",
-        "finished_at": "EndDate (account timezone)",
+        "started_at": "StartDate (`dd/MM/yyyy HH.mm.ss` or `HH:mm:ss`, account timezone)",
+        "finished_at": "EndDate (`dd/MM/yyyy HH.mm.ss` or `HH:mm:ss`, account timezone)",
         "details": "the six channel counters, IsRunning, ConfirmationEmail, ConfirmationSent",
     },
 )

@@ -11,6 +11,7 @@ from lxml import etree
 from airflow_import_status.errors import (
     AuthenticationError,
     BadRequestError,
+    ImportStatusError,
     JobNotFoundError,
     PermanentVendorError,
     TransientVendorError,
@@ -399,3 +400,108 @@ def test_sample_status_is_about_the_sample_job():
 def test_unusable_wsdl_is_a_payload_error(content):
     with pytest.raises(VendorPayloadError, match="WSDL"):
         parse_wsdl(content, WSDL_URL)
+
+
+# ----- true to the vendor (issue #10) ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("14/06/2013 10.36.19", "2013-06-14T08:36:19+00:00"), ("14/06/2013 10:36:19", "2013-06-14T08:36:19+00:00")],
+    ids=["seed-dots", "php-client-colons"],
+)
+def test_dates_with_dots_or_colons(value, expected):
+    assert parse_mailup_date(value, "StartDate") == expected
+    assert parse_process_details(_with_process(StartDate=value)).started_at == expected
+
+
+def test_completed_while_is_running_keeps_waiting_with_a_warning():
+    result = parse_process_details(_with_process(StatusCode="3", IsRunning="True"))
+    assert result.state is ImportState.RUNNING
+    assert result.details["IsRunning"] is True
+    assert "waiting until IsRunning is False" in result.warnings[0]
+    assert parse_process_details(_with_process(StatusCode="3", IsRunning="False")).state is ImportState.SUCCEEDED
+
+
+KNOWN_RETURN_CODES = [
+    -2, -4, -8, -16, -100, -101, -102, -200, -300, -301, -302, -303, *range(-450, -399),
+    -500, -501, -600, -601, -602, -603, -604, *range(-1014, -999),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("code", KNOWN_RETURN_CODES)
+def test_every_known_return_code_has_a_message(code):
+    with pytest.raises(ImportStatusError) as caught:
+        parse_return_code(_message(f"<ReturnCode>{code}</ReturnCode>"), "StartProcess")
+    assert f"ReturnCode {code}: " in str(caught.value)
+    assert "not documented" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        (-1012, AuthenticationError),
+        (-1014, AuthenticationError),
+        (-1006, AuthenticationError),
+        (-401, PermanentVendorError),
+        (-604, PermanentVendorError),
+    ],
+)
+def test_new_return_codes_keep_their_families(code, error):
+    with pytest.raises(error) as caught:
+        parse_return_code(_message(f"<ReturnCode>{code}</ReturnCode>"), "StartProcess")
+    assert not isinstance(caught.value, TransientVendorError)
+
+
+@pytest.mark.parametrize("code", [-601, -602])
+def test_a_busy_list_is_retryable(code):
+    with pytest.raises(TransientVendorError, match="one import at a time") as caught:
+        parse_return_code(_message(f"<ReturnCode>{code}</ReturnCode>"), "StartProcess")
+    assert type(caught.value) is TransientVendorError
+
+
+def test_an_answer_about_another_process_is_never_a_success():
+    with pytest.raises(VendorPayloadError, match="asked for idProcess 4 but the answer is about '275'"):
+        parse_process_details(SEED_RESPONSE_1, expected_id=4)
+    with pytest.raises(VendorPayloadError, match="idProcess"):
+        _decode(soap_envelope("GetProcessDetails", SEED_RESPONSE_1), process_id=276)
+
+
+def test_soap_client_fault_is_a_bad_request_not_retried():
+    fault = SOAP_FAULT.replace("soap:Server", "soap:Client")
+    with pytest.raises(BadRequestError, match="SOAP fault soap:Client"):
+        _decode(fault, status=500)
+
+
+def _start_requests(group_ids=()) -> list:
+    flow = CODEC.start_import_flow(_settings(), 1, LIST_GUID, [[{"email": "a@example.com"}], []], group_ids)
+    next(flow)
+    new_import = flow.send(parse_wsdl(_wsdl(), WSDL_URL))
+    answer = soap_envelope("NewImportProcess", _message("<ReturnCode>17</ReturnCode>")).encode()
+    start = flow.send(HttpResponse(200, {}, answer, new_import.url))
+    with pytest.raises(StopIteration) as done:
+        flow.send(
+            HttpResponse(200, {}, soap_envelope("StartProcess", _message("<ReturnCode>0</ReturnCode>")).encode(), "")
+        )
+    assert done.value.value == 17
+    return [new_import, start]
+
+
+def test_start_import_sends_the_real_parameters_never_retried():
+    new_import, start = _start_requests(group_ids=[3, 4])
+    ns = {"ws": "http://ws.mailupnet.it/"}
+    body = etree.fromstring(new_import.content).xpath("//ws:NewImportProcess", namespaces=ns)[0]
+    assert [etree.QName(child).localname for child in body] == [
+        "idList", "listGUID", "xmlDoc", "idGroups", "importType", "mobileInputType", "asPending",
+        "ConfirmEmail", "asOptOut", "forceOptIn", "replaceGroups", "idConfirmNL",
+    ]  # fmt: skip
+    assert body.findtext("ws:idGroups", namespaces=ns) == "3,4"
+    assert etree.fromstring(body.findtext("ws:xmlDoc", namespaces=ns))[0].get("email") == "a@example.com"
+    assert new_import.headers["SOAPAction"] == '"http://ws.mailupnet.it/NewImportProcess"'
+    assert start.headers["SOAPAction"] == '"http://ws.mailupnet.it/StartProcess"'
+    assert (new_import.idempotent, start.idempotent) == (False, False)
+    assert {new_import.url, start.url} == {"https://a1b2c3.s99.it/Services/WSMailUpImport.asmx"}
+
+
+def test_no_groups_is_an_empty_idgroups_string():
+    [new_import, _] = _start_requests()
+    body = etree.fromstring(new_import.content)
+    assert body.xpath("//*[local-name()='idGroups']")[0].text in (None, "")

@@ -26,17 +26,108 @@ from airflow_import_status.vendors.mailup.simulator import PASSWORD, USER, MailU
 from airflow_import_status.vendors.mailup.spec import LEGACY_SOAP_NAMESPACE
 from tests.vendors.mailup.test_codec import COUNTERS, LIST, LIST_GUID, SOAP_FAULT
 
-
 # ----- the simulator's WSDL and SOAP answers ---------------------------------------------------------------
-def test_wsdl_points_at_the_simulator_itself(simulator_server):
+WSDL_NS = {
+    "wsdl": "http://schemas.xmlsoap.org/wsdl/",
+    "soap": "http://schemas.xmlsoap.org/wsdl/soap/",
+    "s": "http://www.w3.org/2001/XMLSchema",
+}
+
+
+def test_wsdl_is_the_real_interface_with_the_address_a_proxied_asmx_writes(simulator_server):
     response = requests.get(f"{simulator_server.url}/mailup/Services/WSMailUpImport.asmx?WSDL", timeout=10)
     assert response.status_code == 200
     root = etree.fromstring(response.content)
-    ns = {"wsdl": "http://schemas.xmlsoap.org/wsdl/", "soap": "http://schemas.xmlsoap.org/wsdl/soap/"}
-    [address] = root.xpath("//soap:address/@location", namespaces=ns)
-    assert address == f"{simulator_server.url}/mailup/Services/WSMailUpImport.asmx"
-    operations = set(root.xpath("//wsdl:portType/wsdl:operation/@name", namespaces=ns))
-    assert {"GetProcessDetails", "NewImportProcess", "StartProcess"} <= operations
+    assert root.get("targetNamespace") == "http://ws.mailupnet.it/"
+    [address] = root.xpath("//soap:address/@location", namespaces=WSDL_NS)
+    host = simulator_server.url.split("://")[1]
+    assert address == f"http://{host}/Services/WSMailupImport.asmx"  # not where the service is reached
+    assert set(root.xpath("//wsdl:service/wsdl:port/@name", namespaces=WSDL_NS)) == {
+        "WSMailUpImportSoap",
+        "WSMailUpImportSoap12",
+        "WSMailUpImportHttpGet",
+        "WSMailUpImportHttpPost",
+    }
+    assert set(root.xpath("//wsdl:portType[@name='WSMailUpImportSoap']/wsdl:operation/@name", namespaces=WSDL_NS)) == {
+        "GetProcessDetails",
+        "NewImportProcess",
+        "StartImportProcesses",
+        "StartProcess",
+        "CreateGroup",
+        "GetNlLists",
+    }
+
+    def parameters(operation: str) -> list[tuple[str, str]]:
+        path = f"//s:schema/s:element[@name='{operation}']//s:element"
+        return [(e.get("name"), e.get("type")) for e in root.xpath(path, namespaces=WSDL_NS)]
+
+    assert ("idGroups", "s:string") in parameters("NewImportProcess")
+    assert "idGroup" not in dict(parameters("NewImportProcess"))
+    assert len(parameters("NewImportProcess")) == 12
+    assert len(parameters("StartImportProcesses")) == 11
+    results = root.xpath(
+        "//s:schema/s:element[substring(@name, string-length(@name) - 7) = 'Response']", namespaces=WSDL_NS
+    )
+    assert len(results) == 6
+    assert {r.xpath(".//s:element/@type", namespaces=WSDL_NS)[0] for r in results} == {"s:string"}
+
+
+def _raw_call(simulator_server, operation: str, params: str, action: str | None = None) -> requests.Response:
+    envelope = (
+        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:ws="http://ws.mailupnet.it/">'
+        f"<soapenv:Header><ws:Authentication><ws:User>{USER}</ws:User><ws:Password>{PASSWORD}</ws:Password>"
+        f"</ws:Authentication></soapenv:Header><soapenv:Body><ws:{operation}>{params}</ws:{operation}>"
+        "</soapenv:Body></soapenv:Envelope>"
+    )
+    return requests.post(
+        f"{simulator_server.url}/mailup/Services/WSMailUpImport.asmx",
+        data=envelope,
+        headers={
+            "Content-Type": "text/xml; charset=utf-8",
+            "SOAPAction": f'"http://ws.mailupnet.it/{action or operation}"',
+        },
+        timeout=10,
+    )
+
+
+NEW_IMPORT_FLAGS = (
+    "<ws:importType>1</ws:importType><ws:mobileInputType>2</ws:mobileInputType><ws:asPending>false</ws:asPending>"
+    "<ws:ConfirmEmail>false</ws:ConfirmEmail><ws:asOptOut>false</ws:asOptOut><ws:forceOptIn>false</ws:forceOptIn>"
+    "<ws:replaceGroups>false</ws:replaceGroups><ws:idConfirmNL>0</ws:idConfirmNL>"
+)
+
+
+@pytest.mark.parametrize(
+    ("groups", "refusal"),
+    [
+        ("<ws:idGroup>0</ws:idGroup>", "<idGroup> is not a parameter of NewImportProcess"),
+        ("", None),
+        ("<ws:idGroups>3,4</ws:idGroups>", None),
+    ],
+    ids=["idGroup-int", "no-groups", "idGroups-string"],
+)
+def test_simulator_checks_parameters_as_the_wsdl_declares_them(sim, simulator_server, groups, refusal):
+    params = (
+        f"<ws:idList>1</ws:idList><ws:listGUID>{LIST_GUID}</ws:listGUID><ws:xmlDoc>&lt;subscribers/&gt;</ws:xmlDoc>"
+    )
+    response = _raw_call(simulator_server, "NewImportProcess", params + groups + NEW_IMPORT_FLAGS)
+    if refusal:
+        assert response.status_code == 500
+        assert b"<faultcode>soap:Client</faultcode>" in response.content
+        assert refusal.encode().replace(b"<", b"&lt;").replace(b">", b"&gt;") in response.content
+    else:
+        assert response.status_code == 200, response.text
+
+
+def test_simulator_checks_types_and_soapaction(sim, simulator_server):
+    bad_int = _raw_call(
+        simulator_server, "GetProcessDetails", "<ws:idList>one</ws:idList><ws:idProcess>1</ws:idProcess>"
+    )
+    assert bad_int.status_code == 500 and b"must be xs:int" in bad_int.content
+    missing = _raw_call(simulator_server, "GetProcessDetails", f"<ws:listGUID>{LIST_GUID}</ws:listGUID>")
+    assert missing.status_code == 500 and b"needs &lt;idList&gt;" in missing.content
+    wrong_action = _raw_call(simulator_server, "GetProcessDetails", "", action="StartProcess")
+    assert wrong_action.status_code == 500 and b"SOAPAction" in wrong_action.content
 
 
 def test_simulator_answers_the_seed_message_escaped_in_a_soap_envelope(sim, simulator_server):
@@ -223,3 +314,42 @@ def test_start_import_then_status(sim):
     assert (results[-1].total, results[-1].inserted) == (2, 2)
     with pytest.raises(BadRequestError, match="-102"):
         hook.start_import(1, "bad-guid", [{"email": "a@example.com"}])
+
+
+def test_start_import_sends_the_real_parameters(sim):
+    """Against the real-shaped WSDL: idGroups a comma-separated string (the old idGroup int is a TypeError)."""
+    hook = MailUpHook()
+    process_id = hook.start_import(1, LIST_GUID, [{"email": "a@example.com"}], group_ids=[3, 4])
+    job = sim.job("mailup", str(process_id))
+    assert job["started"] is True
+    assert job["data"]["id_groups"] == "3,4"
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+def test_completed_while_still_running_keeps_waiting(sim, use_async):
+    script = [
+        {"state": "succeeded", "progress": 100, "fields": {"IsRunning": "True"}, "counters": COUNTERS},
+        {"state": "succeeded", "progress": 100, "counters": COUNTERS},
+    ]
+    job = sim.create_job("mailup", params=LIST, script=script)
+    hook = MailUpHook()
+    first, second = (_status(hook, job["job_id"], use_async) for _ in range(2))
+    assert (first.state, first.vendor_status, first.details["IsRunning"]) == (ImportState.RUNNING, "3", True)
+    assert "IsRunning is True" in first.warnings[0]
+    assert (second.state, second.details["IsRunning"]) == (ImportState.SUCCEEDED, False)
+
+
+def test_a_busy_list_is_a_retryable_error(sim):
+    hook = MailUpHook()
+    first = hook.start_import(1, LIST_GUID, [{"email": "a@example.com"}])
+    with pytest.raises(
+        TransientVendorError, match=r"-601: .*already running for the list.*one import at a time"
+    ) as busy:
+        hook.start_import(1, LIST_GUID, [{"email": "b@example.com"}])
+    assert type(busy.value) is TransientVendorError
+    assert "is prepared, not started" in str(busy.value)
+    with pytest.raises(TransientVendorError, match=r"-602: .*a different list"):
+        hook.start_import(7, LIST_GUID.replace("0001", "0007"), [{"email": "c@example.com"}])
+    for _ in range(3):  # the first import finishes: the list takes the next one
+        hook.get_import_status(1, LIST_GUID, first)
+    assert hook.start_import(1, LIST_GUID, [{"email": "b@example.com"}]) > first
