@@ -32,30 +32,6 @@ def _fields(**fields: Any) -> dict[str, Any]:
 
 _LEGACY_CONNECTION_TYPES: list[dict[str, Any]] = [
     {
-        "hook-class-name": "airflow_import_status.hooks.mailup.MailUpHook",
-        "hook-name": "MailUp",
-        "connection-type": "mailup",
-        "conn-fields": _fields(
-            timezone={
-                "label": "Account timezone (IANA name)",
-                "schema": {"type": ["string", "null"], "default": "Europe/Rome"},
-            },
-            soap_namespace={
-                "label": "SOAP header namespace (http://tempuri.org/ for older accounts)",
-                "schema": {"type": ["string", "null"], "default": "http://ws.mailupnet.it/"},
-            },
-            enc_type={
-                "label": "encType header value (empty: omit)",
-                "schema": {"type": ["string", "null"]},
-            },
-        ),
-        "ui-field-behaviour": {
-            "hidden-fields": ["schema", "port", "extra"],
-            "relabeling": {"host": "Console URL", "login": "API user", "password": "API password"},
-            "placeholders": {"host": "https://a1b2c3.s99.it", "login": "a1234"},
-        },
-    },
-    {
         "hook-class-name": "airflow_import_status.hooks.isales.ISalesHook",
         "hook-name": "Huawei CC-iSales",
         "connection-type": "isales",
@@ -201,7 +177,7 @@ _LEGACY_CONNECTION_TYPES: list[dict[str, Any]] = [
 ]
 """Vendors not yet declared as a spec (moving to ``vendors/<key>/``)."""
 
-_LEGACY_MODULES = ("luminate", "isales", "mailup", "mypreferences")
+_LEGACY_MODULES = ("luminate", "isales", "mypreferences")
 
 
 def _module(class_name: str) -> str:

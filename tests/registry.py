@@ -200,29 +200,7 @@ def _mypreferences() -> VendorCase:
     )
 
 
-def _mailup() -> VendorCase:
-    from airflow_import_status.hooks.mailup import STATUS_TABLE, parse_process_details
-    from airflow_import_status.sensors.mailup import MailUpImportSensor
-    from airflow_import_status.simulators.mailup import PASSWORD
-    from tests.test_mailup import LIST, SEED_RESPONSE_2
-
-    return VendorCase(
-        vendor="mailup",
-        sensor_class=MailUpImportSensor,
-        job_params=LIST,
-        job_kwargs=lambda job: {**LIST, "process_id": int(job["job_id"])},
-        bad_credentials={"password": "wrong-mailup-password"},
-        secrets=(PASSWORD,),
-        parse=parse_process_details,
-        sample=SEED_RESPONSE_2.encode(),
-        success_statuses=STATUS_TABLE.succeeded,
-        id_field="process_id",
-        status_request={"method": "POST", "path_contains": "WSMailUpImport.asmx"},
-    )
-
-
 _LEGACY_CASES: dict[str, Callable[[], VendorCase]] = {
-    "mailup": _mailup,
     "isales": _isales,
     "luminate": _luminate,
     "mypreferences": _mypreferences,

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-from airflow_import_status.hooks.mailup import MailUpHook
 from airflow_import_status.sensors.base import ImportStatusSensor
+from airflow_import_status.vendors.mailup.spec import SPEC
 
 
 class MailUpImportSensor(ImportStatusSensor):
@@ -20,21 +17,4 @@ class MailUpImportSensor(ImportStatusSensor):
     Every other parameter is :class:`~airflow_import_status.sensors.base.ImportStatusSensor`'s.
     """
 
-    hook_class = MailUpHook
-    job_fields = ("list_id", "list_guid", "process_id")
-    template_fields: Sequence[str] = ("list_id", "list_guid", "process_id", "mailup_conn_id")
-
-    def __init__(
-        self,
-        *,
-        list_id: int | str,
-        list_guid: str,
-        process_id: int | str,
-        mailup_conn_id: str = MailUpHook.default_conn_name,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.list_id = list_id
-        self.list_guid = list_guid
-        self.process_id = process_id
-        self.mailup_conn_id = mailup_conn_id
+    spec = SPEC

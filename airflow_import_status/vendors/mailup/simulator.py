@@ -1,9 +1,12 @@
 """MailUp's WSMailUpImport SOAP service, faithful to its documentation page.
 
-``GET /Services/WSMailUpImport.asmx?WSDL`` serves ``mailup.wsdl`` with ``soap:address`` pointing
-back at this server (rendered per request from the Host). ``POST /Services/WSMailUpImport.asmx``
-takes SOAP 1.1 envelopes for GetProcessDetails, NewImportProcess and StartProcess, checks the
-``Authentication`` header (namespace ``http://ws.mailupnet.it/``) and answers with
+``GET /Services/WSMailUpImport.asmx?WSDL`` serves ``mailup.wsdl`` (the real interface) with the
+``soap:address`` an ASMX service behind a proxy writes: ``http://{host}/Services/WSMailupImport.asmx``,
+which clients must not use. ``POST /Services/WSMailUpImport.asmx`` takes SOAP 1.1 envelopes,
+checks the SOAPAction, the parameters' names and types as the WSDL declares them (a SOAP
+``soap:Client`` fault otherwise, as ASP.NET answers), the ``Authentication`` header (namespace
+``http://ws.mailupnet.it/``), runs GetProcessDetails, NewImportProcess and StartProcess (one
+running import at a time: -601 / -602) and answers with
 ``<{Operation}Result>`` holding the entity-escaped "MailUp message", exactly as the seed shows
 (comments included), optionally led by the ``windows-1252`` XML declaration the Ruby gem shows.
 
@@ -29,7 +32,14 @@ from starlette.routing import BaseRoute, Route
 
 from airflow_import_status.errors import VendorPayloadError
 from airflow_import_status.parsing import load_xml, local_name, xml_children_text
-from airflow_import_status.simulators.core import SimJob, VendorSimulator, default_script
+from airflow_import_status.simulators.core import (
+    SAMPLE_JOB_ID,
+    TERMINAL_STATES,
+    SimJob,
+    SimulatorState,
+    VendorSimulator,
+    default_script,
+)
 
 USER = "a1234"
 PASSWORD = "mailup-sim-password"
@@ -39,8 +49,55 @@ SERVICE_PATH = "/Services/WSMailUpImport.asmx"
 ACCOUNT_TIMEZONE = ZoneInfo("Europe/Rome")
 WSDL_TEMPLATE = (Path(__file__).parent / "mailup.wsdl").read_text(encoding="utf-8")
 STATUS_CODE_BY_STATE = {"pending": "1", "running": "2", "succeeded": "3", "failed": "4"}
+LIST_GUID = "00000000-aaaa-bbbb-cccc-000123456789"  # "WSMailUpImport.GetProcessDetails": the SOAP request
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 XML_DECLARATION = '<?xml version="1.0" encoding="windows-1252" ?>'
+
+_XSD = "{http://www.w3.org/2001/XMLSchema}"
+
+
+def _operation_parameters() -> dict[str, list[tuple[str, str, bool]]]:
+    """Each operation's parameters as the bundled (real-shaped) WSDL declares them: (name, type, required)."""
+    root = etree.fromstring(WSDL_TEMPLATE.encode())
+    schema = root.find(f"{{http://schemas.xmlsoap.org/wsdl/}}types/{_XSD}schema")
+    operations: dict[str, list[tuple[str, str, bool]]] = {}
+    for element in schema.findall(f"{_XSD}element"):
+        if element.find(f"{_XSD}complexType") is not None and not element.get("name", "").endswith("Response"):
+            operations[element.get("name")] = [
+                (child.get("name"), child.get("type").partition(":")[2], child.get("minOccurs") == "1")
+                for child in element.iter(f"{_XSD}element")
+                if child is not element
+            ]
+    return operations
+
+
+OPERATION_PARAMETERS = _operation_parameters()
+_VALID = {
+    "int": lambda text: re.fullmatch(r"-?[0-9]+", text) is not None,
+    "boolean": lambda text: text in ("true", "false", "1", "0"),
+    "string": lambda text: True,
+}
+
+
+def parameter_problem(operation: str, call: etree._Element) -> str | None:
+    """What ASP.NET's deserializer would refuse in a call, checked against the WSDL's declaration."""
+    declared = {name: (kind, required) for name, kind, required in OPERATION_PARAMETERS.get(operation, [])}
+    given: dict[str, str] = {}
+    for child in call:
+        if not isinstance(child.tag, str):
+            continue
+        name = local_name(child)
+        if etree.QName(child).namespace != SOAP_NAMESPACE or name not in declared:
+            return f"<{name}> is not a parameter of {operation}"
+        given[name] = (child.text or "").strip()
+    for name, (kind, required) in declared.items():
+        if name not in given:
+            if required:
+                return f"{operation} needs <{name}> ({kind})"
+        elif not _VALID[kind](given[name]):
+            return f"<{name}> of {operation} must be xs:{kind}, got {given[name]!r}"
+    return None
+
 
 CONFIRMATION_COMMENTS = {
     None: "<!-- ConfirmationSent is empty if Confirmation request was not set during import -->",
@@ -89,6 +146,20 @@ def soap_fault(code: str, message: str) -> Response:
 class MailUpSimulator(VendorSimulator):
     name = "mailup"
     conn_id = "mailup_default"
+    secrets = (PASSWORD,)
+    bad_credentials = {"password": "wrong-mailup-password"}
+    job_params = {"list_id": 1, "list_guid": LIST_GUID}
+    status_request = {"method": "POST", "path_contains": "WSMailUpImport.asmx"}
+
+    @classmethod
+    def sample_status(cls) -> bytes:
+        step = {
+            "state": "succeeded",
+            "progress": 100,
+            "counters": {"total": 4, "new_email": 2, "existing_email": 1, "optout_email": 1},
+        }
+        job = SimJob(cls.name, SAMPLE_JOB_ID, [step], params=dict(cls.job_params), data={"StartDate": _local_time()})
+        return soap_envelope("GetProcessDetails", cls(SimulatorState()).process_details(job, step)).encode()
 
     @classmethod
     def connection(cls, base_url: str) -> dict[str, Any]:
@@ -103,8 +174,8 @@ class MailUpSimulator(VendorSimulator):
     async def wsdl(self, request: Request) -> Response:
         if "wsdl" not in {key.lower() for key in request.query_params}:
             return Response("Use ?WSDL for the service description.", media_type="text/plain")
-        address = str(request.url.replace(query=""))
-        return Response(WSDL_TEMPLATE.replace("{{SOAP_ADDRESS}}", escape(address)), media_type="text/xml")
+        # An ASMX service behind a proxy advertises http:// and its own spelling: clients must not use it.
+        return Response(WSDL_TEMPLATE.replace("{{HOST}}", escape(request.url.netloc)), media_type="text/xml")
 
     async def soap(self, request: Request) -> Response:
         try:
@@ -114,16 +185,20 @@ class MailUpSimulator(VendorSimulator):
         header = envelope.find(f"{{{SOAP_ENV}}}Header")
         body = envelope.find(f"{{{SOAP_ENV}}}Body")
         call = next((child for child in body if isinstance(child.tag, str)), None) if body is not None else None
-        if call is None or etree.QName(call).namespace != SOAP_NAMESPACE:
-            return soap_fault("soap:Client", "Server did not recognize the value of HTTP Header SOAPAction.")
+        action = request.headers.get("soapaction", "").strip('"')
+        if call is None or etree.QName(call).namespace != SOAP_NAMESPACE or action != SOAP_NAMESPACE + local_name(call):
+            return soap_fault("soap:Client", "Server did not recognize the value of HTTP Header SOAPAction: " + action)
         operation = local_name(call)
+        problem = parameter_problem(operation, call)
+        if problem:
+            return soap_fault("soap:Client", f"Server was unable to read request. ---> {problem}")
         handler = {
             "GetProcessDetails": self.get_process_details,
             "NewImportProcess": self.new_import_process,
             "StartProcess": self.start_process,
         }.get(operation)
         if handler is None:
-            return soap_fault("soap:Client", f"Server did not recognize the operation {operation}.")
+            return soap_fault("soap:Server", f"the simulator does not implement {operation}")
         auth_code = self._authenticate(header)
         params = xml_children_text(call)
         result = return_code_message(auth_code) if auth_code else handler(params)
@@ -189,6 +264,7 @@ class MailUpSimulator(VendorSimulator):
             {"params": {"list_id": int(params["idList"]), "list_guid": params["listGUID"]}, "started": False}
         )
         job.data["counters"] = {"total": len(emails), "new_email": valid}
+        job.data["id_groups"] = params.get("idGroups") or ""
         return return_code_message(int(job.job_id))
 
     def start_process(self, params: dict[str, Any]) -> str:
@@ -196,10 +272,25 @@ class MailUpSimulator(VendorSimulator):
         if code:
             return return_code_message(code)
         assert job is not None
+        running = [other for other in self._running() if other is not job]
+        if running:
+            # "WSMailUpImport.StartProcess": -601 already running for the list, -602 for a different list.
+            same_list = any(str(other.params.get("list_id")) == str(job.params.get("list_id")) for other in running)
+            return return_code_message(-601 if same_list else -602)
         if not job.started:
             job.script = default_script(job.data.get("counters"))
             job.started = True
+            job.data["started_by_call"] = True
         return return_code_message(0)
+
+    def _running(self) -> list[SimJob]:
+        """Imports started with StartProcess whose terminal step no poll has shown yet."""
+        return [
+            job
+            for job in self.state.jobs[self.name].values()
+            if job.data.get("started_by_call")
+            and not (job.polls and job.script[min(job.polls, len(job.script)) - 1]["state"] in TERMINAL_STATES)
+        ]
 
     def process_details(self, job: SimJob, step: dict[str, Any]) -> str:
         """Render a scripted step as the seed's GetProcessDetails message."""

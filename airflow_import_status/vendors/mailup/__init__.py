@@ -1,0 +1,1 @@
+"""MailUp's WSMailUpImport SOAP service: spec, codec (zeep, offline) and simulator."""

@@ -1,0 +1,130 @@
+"""MailUp WSMailUpImport (SOAP): what the package knows about the vendor, declared once.
+
+Sources: the vendor's page "WSMailUpImport.GetProcessDetails" (``../shared/seeds/001_…``) and
+the seeds README's "What public sources add" (the real WSDL of WSMailUpImport, saved in a
+public PHP client). Known: the WSDL path, the ``Authentication`` header, the MailUp message
+inside an ``xs:string``, StatusCode 1..4, the ReturnCodes. Inferred (configurable on the
+connection): the account timezone of the dates, the header namespace of older accounts.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from airflow_import_status.result import StatusTable
+from airflow_import_status.vendors.spec import (
+    ConnectionField,
+    ConnectionSchema,
+    ImportJob,
+    StandardField,
+    VendorSpec,
+    job_field,
+    status_fields,
+)
+
+if TYPE_CHECKING:
+    from airflow_import_status.vendors.mailup.codec import MailUpSettings
+
+DEFAULT_TIMEZONE = "Europe/Rome"  # seeds README: dates are the account's local time (default Europe/Rome)
+DEFAULT_SOAP_NAMESPACE = "http://ws.mailupnet.it/"  # "WSMailUpImport.GetProcessDetails": the SOAP request
+LEGACY_SOAP_NAMESPACE = "http://tempuri.org/"  # seeds README: older accounts, no encType
+DEFAULT_ENC_TYPE = "UTF-8"  # "WSMailUpImport.GetProcessDetails": the SOAP request
+SERVICE_PATH = "/Services/WSMailUpImport.asmx"  # seeds README: {console_url}/Services/WSMailUpImport.asmx?WSDL
+
+# "WSMailUpImport.GetProcessDetails": StatusCode 1 = to be executed, 2 = in progress, 3 = completed, 4 = failed.
+STATUS_TABLE = StatusTable(
+    pending=frozenset({"1"}), running=frozenset({"2"}), succeeded=frozenset({"3"}), failed=frozenset({"4"})
+)
+
+
+def _timezone(name: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError("unknown timezone (use an IANA name such as 'Europe/Rome')") from None
+
+
+@dataclass(frozen=True)
+class MailUpJob(ImportJob):
+    """One import process of a MailUp list (``GetProcessDetails(idList, listGUID, idProcess)``)."""
+
+    list_id: int = job_field(label="list id (idList)", kind=int)
+    list_guid: str = job_field(label="list GUID (listGUID)")
+    process_id: int = job_field(label="import process id (idProcess)", kind=int, job_id=True)
+
+    label_format = "{process_id} of list {list_id}"
+
+
+CONNECTION = ConnectionSchema(
+    standard=(
+        StandardField("host", "Console URL", placeholder="https://a1b2c3.s99.it"),
+        StandardField("login", "API user", placeholder="a1234"),
+        StandardField("password", "API password"),
+    ),
+    extras=(
+        ConnectionField(
+            "timezone",
+            "Account timezone (IANA name)",
+            default=DEFAULT_TIMEZONE,
+            validate=_timezone,
+            description="MailUp writes dates in the account's local time (inferred default: Europe/Rome).",
+        ),
+        ConnectionField(
+            "soap_namespace",
+            "SOAP header namespace (http://tempuri.org/ for older accounts)",
+            default=DEFAULT_SOAP_NAMESPACE,
+        ),
+        ConnectionField(
+            "enc_type",
+            "encType header value ('none': omit)",
+            description="Default UTF-8 (omitted for the http://tempuri.org/ namespace); 'none' omits it.",
+        ),
+        *status_fields("MailUp StatusCode"),
+    ),
+)
+
+SPEC: VendorSpec[MailUpSettings, MailUpJob] = VendorSpec(
+    key="mailup",
+    display_name="MailUp",
+    api="MailUp WSMailUpImport.GetProcessDetails (SOAP)",
+    connection=CONNECTION,
+    job_type=MailUpJob,
+    status_table=STATUS_TABLE,
+    codec_class_name="airflow_import_status.vendors.mailup.codec.MailUpCodec",
+    hook_class_name="airflow_import_status.hooks.mailup.MailUpHook",
+    sensor_class_name="airflow_import_status.sensors.mailup.MailUpImportSensor",
+    simulator_class_name="airflow_import_status.vendors.mailup.simulator.MailUpSimulator",
+    docs={
+        "state": "`StatusCode` 1 pending, 2 running, 3 succeeded (running while `IsRunning` is True), 4 failed",
+        "total": "TotalContacts",
+        "imported": "inserted + updated",
+        "inserted": "NewEmail + NewMobile",
+        "updated": "ExistingEmail + ExistingMobile",
+        "opted_out": "OptOutEmail + OptOutMobile",
+        "started_at": "StartDate (`dd/MM/yyyy HH.mm.ss` or `HH:mm:ss`, account timezone)",
+        "finished_at": "EndDate (`dd/MM/yyyy HH.mm.ss` or `HH:mm:ss`, account timezone)",
+        "details": "the six channel counters, IsRunning, ConfirmationEmail, ConfirmationSent; StartDate/EndDate "
+        "(`dd/MM/yyyy HH.mm.ss` or `HH:mm:ss`, account timezone) to UTC",
+        "progress": "- (not reported)",
+        "connection": "host: the account's console URL (the WSDL is `{console_url}/Services/WSMailUpImport.asmx?WSDL`); "
+        "login/password: the API user and password, sent in the SOAP `Authentication` header. Extras: `timezone` "
+        "(the account's, default Europe/Rome, for MailUp's local dates), `soap_namespace` (default "
+        "`http://ws.mailupnet.it/`; `http://tempuri.org/` for older accounts, which send no `encType`), `enc_type` "
+        "(`none` omits it). zeep builds each envelope offline from the WSDL, a shared value fetched once per process "
+        "and target through the shared transport (parsed in a worker thread on the async path) with DTDs, entities "
+        "and external imports refused. Every SOAP call goes to `{console_url}/Services/WSMailUpImport.asmx`, never "
+        "to the WSDL's advertised `soap:address`. ReturnCode -501 is \"job not found\", -100..-102 bad input, "
+        "-1000..-1014 bad credentials (never retried), -500, SOAP `Server` faults and -601/-602 (another import is "
+        "running: MailUp runs one at a time) transient, SOAP `Client` faults bad input.",
+        "sources": "*WSMailUpImport.GetProcessDetails* (the seed, `../shared/seeds/001_…`): parameters, StatusCode, "
+        "the date format, ReturnCodes -500/-501 and the credential and list ranges. The real WSDL of WSMailUpImport "
+        "(a saved copy in a public PHP client, summarised in the seeds README): every operation and parameter "
+        "(`idGroups` is a string), the SOAP 1.2 / HTTP GET / HTTP POST ports, the `http://` `soap:address` with the "
+        "`WSMailupImport.asmx` spelling. *WS_Activation*, *WSMailUpImport.NewImportProcess*, "
+        "*WSMailUpImport.StartProcess* and MailUp's authentication page: the other ReturnCodes. A public PHP "
+        "client: `HH:mm:ss` dates. **Inferred**: `IsRunning` True with StatusCode 3 means still running; "
+        "the meaning of -200, -300..-303 and -404..-450 (unpublished); GetNlLists' parameters.",
+    },
+)
