@@ -33,6 +33,7 @@ from urllib.parse import quote, quote_plus
 import aiohttp
 import certifi
 
+from airflow_import_status.errors import TransientVendorError
 from airflow_import_status.scrubbing import MIN_SECRET_LENGTH, Scrubber
 from airflow_import_status.transport import (
     Fresh,
@@ -170,7 +171,7 @@ class Runtime:
         return value
 
     async def ashared_value(
-        self, shared: Shared[Any], fetch: Callable[[Any], Awaitable[HttpResponse]], deadline: float
+        self, shared: Shared[Any], fetch: Callable[[Any], Awaitable[HttpResponse]], deadline: float, vendor: str
     ) -> Any:
         """The shared value without blocking the loop: one fetch per key and loop, whoever waits for it."""
         value = self._cached(shared)
@@ -180,18 +181,24 @@ class Runtime:
             entry = inflight.get(shared.key)
             if entry is None:
                 entry = inflight[shared.key] = _Inflight(
-                    loop.create_task(self._afetch(shared, fetch, deadline)),
+                    loop.create_task(self._afetch(shared, fetch, deadline, vendor)),
                     lambda: inflight.pop(shared.key, None),
                 )
             value = await entry.wait()
         return value
 
     async def _afetch(
-        self, shared: Shared[Any], fetch: Callable[[Any], Awaitable[HttpResponse]], deadline: float
+        self, shared: Shared[Any], fetch: Callable[[Any], Awaitable[HttpResponse]], deadline: float, vendor: str
     ) -> Any:
-        async with asyncio.timeout(deadline):
-            response = await fetch(shared.request)
-            fresh = await asyncio.to_thread(shared.decode, response) if shared.heavy else shared.decode(response)
+        try:
+            async with asyncio.timeout(deadline):
+                response = await fetch(shared.request)
+                fresh = await asyncio.to_thread(shared.decode, response) if shared.heavy else shared.decode(response)
+        except TimeoutError:
+            raise TransientVendorError(
+                f"{shared.request.describe()} (shared by every job of this process) took longer than {deadline:g}s",
+                vendor=vendor,
+            ) from None
         await self.amask(*fresh.secrets)  # before any request carries them
         return self._store(shared, fresh)
 

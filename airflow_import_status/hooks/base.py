@@ -146,7 +146,9 @@ class ImportStatusHook(BaseHook, Generic[SettingsT, JobT]):
             request = next(flow)
             while True:
                 if isinstance(request, Shared):
-                    answer: Any = await RUNTIME.ashared_value(request, send, transport_settings.timeout)
+                    # its own deadline: the fetch (itself bounded by the timeout) plus decoding it
+                    deadline = 2 * transport_settings.timeout
+                    answer: Any = await RUNTIME.ashared_value(request, send, deadline, self.vendor)
                 else:
                     answer = await send(request)
                 request = flow.send(answer)

@@ -183,7 +183,8 @@ def authentication_header(settings: MailUpSettings) -> etree._Element:
     children = [maker.User(settings.user), maker.Password(settings.password)]
     if settings.enc_type:
         children.append(maker.encType(settings.enc_type))
-    return maker.Authentication(*children)
+    header: etree._Element = maker.Authentication(*children)
+    return header
 
 
 # ----- the WSDL, parsed offline -------------------------------------------------------------------------
@@ -205,7 +206,12 @@ class _OfflineTransport(Transport):
 def parse_wsdl(content: bytes, wsdl_url: str) -> zeep.Client:
     """A zeep client from the WSDL's bytes, offline (no network: imports are refused)."""
     try:
-        document = Document(io.BytesIO(content), _OfflineTransport(), base=wsdl_url, settings=ZEEP_SETTINGS)
+        document = Document(
+            io.BytesIO(content),
+            _OfflineTransport(),  # type: ignore[arg-type]  # zeep annotates the class, wants an instance
+            base=wsdl_url,
+            settings=ZEEP_SETTINGS,
+        )
         client = zeep.Client(document, transport=_OfflineTransport(), settings=ZEEP_SETTINGS)
     except ImportStatusError:
         raise
@@ -464,7 +470,7 @@ def parse_process_details(
         (child for child in body if isinstance(child.tag, str) and local_name(child) == "ImportProcess"), None
     )
     process_id = (process.get("idProcess") or "").strip() if process is not None else ""
-    if not process_id:
+    if process is None or not process_id:
         raise VendorPayloadError(
             f"GetProcessDetails answered without <ImportProcess idProcess=...>: {snippet(etree.tostring(body))!r}",
             vendor=VENDOR,

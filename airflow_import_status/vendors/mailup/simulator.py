@@ -19,6 +19,7 @@ Job params: ``list_id``, ``list_guid``, ``confirm`` (ConfirmationEmail True), ``
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -61,10 +62,11 @@ def _operation_parameters() -> dict[str, list[tuple[str, str, bool]]]:
     root = etree.fromstring(WSDL_TEMPLATE.encode())
     schema = root.find(f"{{http://schemas.xmlsoap.org/wsdl/}}types/{_XSD}schema")
     operations: dict[str, list[tuple[str, str, bool]]] = {}
+    assert schema is not None, "the bundled WSDL has a schema"
     for element in schema.findall(f"{_XSD}element"):
         if element.find(f"{_XSD}complexType") is not None and not element.get("name", "").endswith("Response"):
-            operations[element.get("name")] = [
-                (child.get("name"), child.get("type").partition(":")[2], child.get("minOccurs") == "1")
+            operations[element.get("name", "")] = [
+                (child.get("name", ""), (child.get("type") or "").partition(":")[2], child.get("minOccurs") == "1")
                 for child in element.iter(f"{_XSD}element")
                 if child is not element
             ]
@@ -72,7 +74,7 @@ def _operation_parameters() -> dict[str, list[tuple[str, str, bool]]]:
 
 
 OPERATION_PARAMETERS = _operation_parameters()
-_VALID = {
+_VALID: dict[str, Callable[[str], bool]] = {
     "int": lambda text: re.fullmatch(r"-?[0-9]+", text) is not None,
     "boolean": lambda text: text in ("true", "false", "1", "0"),
     "string": lambda text: True,
@@ -84,8 +86,8 @@ def parameter_problem(operation: str, call: etree._Element) -> str | None:
     declared = {name: (kind, required) for name, kind, required in OPERATION_PARAMETERS.get(operation, [])}
     given: dict[str, str] = {}
     for child in call:
-        if not isinstance(child.tag, str):
-            continue
+        if not isinstance(child.tag, str):  # a comment or processing instruction
+            continue  # type: ignore[unreachable]
         name = local_name(child)
         if etree.QName(child).namespace != SOAP_NAMESPACE or name not in declared:
             return f"<{name}> is not a parameter of {operation}"
@@ -331,5 +333,6 @@ class MailUpSimulator(VendorSimulator):
     def _final_counters(job: SimJob) -> dict[str, Any]:
         for step in reversed(job.script):
             if step.get("counters"):
-                return step["counters"]
-        return job.data.get("counters") or {}
+                counters: dict[str, Any] = step["counters"]
+                return counters
+        return dict(job.data.get("counters") or {})

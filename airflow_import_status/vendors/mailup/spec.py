@@ -108,14 +108,15 @@ SPEC: VendorSpec[MailUpSettings, MailUpJob] = VendorSpec(
         "details": "the six channel counters, IsRunning, ConfirmationEmail, ConfirmationSent; StartDate/EndDate "
         "(`dd/MM/yyyy HH.mm.ss` or `HH:mm:ss`, account timezone) to UTC",
         "progress": "- (not reported)",
-        "connection": "host: the account's console URL (the WSDL is `{console_url}/Services/WSMailUpImport.asmx?WSDL`); "
+        "connection": "host: the account's console URL (the WSDL is "
+        "`{console_url}/Services/WSMailUpImport.asmx?WSDL`); "
         "login/password: the API user and password, sent in the SOAP `Authentication` header. Extras: `timezone` "
         "(the account's, default Europe/Rome, for MailUp's local dates), `soap_namespace` (default "
         "`http://ws.mailupnet.it/`; `http://tempuri.org/` for older accounts, which send no `encType`), `enc_type` "
         "(`none` omits it). zeep builds each envelope offline from the WSDL, a shared value fetched once per process "
         "and target through the shared transport (parsed in a worker thread on the async path) with DTDs, entities "
         "and external imports refused. Every SOAP call goes to `{console_url}/Services/WSMailUpImport.asmx`, never "
-        "to the WSDL's advertised `soap:address`. ReturnCode -501 is \"job not found\", -100..-102 bad input, "
+        'to the WSDL\'s advertised `soap:address`. ReturnCode -501 is "job not found", -100..-102 bad input, '
         "-1000..-1014 bad credentials (never retried), -500, SOAP `Server` faults and -601/-602 (another import is "
         "running: MailUp runs one at a time) transient, SOAP `Client` faults bad input.",
         "sources": "*WSMailUpImport.GetProcessDetails* (the seed, `../shared/seeds/001_…`): parameters, StatusCode, "
