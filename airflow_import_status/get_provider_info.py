@@ -56,38 +56,6 @@ _LEGACY_CONNECTION_TYPES: list[dict[str, Any]] = [
         },
     },
     {
-        "hook-class-name": "airflow_import_status.hooks.isales.ISalesHook",
-        "hook-name": "Huawei CC-iSales",
-        "connection-type": "isales",
-        "conn-fields": _fields(
-            signed_headers={
-                "label": "Signed headers (';'-separated, inferred)",
-                "schema": {"type": ["string", "null"], "default": "content-length;content-type;host"},
-            },
-            page_size={
-                "label": "Page size (limit, 1..100)",
-                "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 100, "default": 100},
-            },
-            send_task_ids={
-                "label": "Send importTaskIds (filter on the server)",
-                "schema": {"type": ["boolean", "null"], "default": True},
-            },
-            transient_result_codes={
-                "label": "Result codes to retry (comma-separated)",
-                "schema": {"type": ["string", "null"]},
-            },
-            vdn_id={
-                "label": "VDN id for the connection test",
-                "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 9999, "default": 1},
-            },
-        ),
-        "ui-field-behaviour": {
-            "hidden-fields": ["schema", "extra"],
-            "relabeling": {"host": "Server (https://ip)", "login": "AK", "password": "SK"},
-            "placeholders": {"host": "https://10.0.0.1", "port": "28090"},
-        },
-    },
-    {
         "hook-class-name": "airflow_import_status.hooks.luminate.LuminateHook",
         "hook-name": "Luminate Online",
         "connection-type": "luminate",
@@ -201,7 +169,7 @@ _LEGACY_CONNECTION_TYPES: list[dict[str, Any]] = [
 ]
 """Vendors not yet declared as a spec (moving to ``vendors/<key>/``)."""
 
-_LEGACY_MODULES = ("luminate", "isales", "mailup", "mypreferences")
+_LEGACY_MODULES = ("luminate", "mailup", "mypreferences")
 
 
 def _module(class_name: str) -> str:

@@ -130,34 +130,6 @@ def case_from_spec(vendor: str) -> VendorCase:
     )
 
 
-def _isales() -> VendorCase:
-    from airflow_import_status.errors import JobNotFoundError
-    from airflow_import_status.hooks.isales import STATUS_TABLE, parse_import_status
-    from airflow_import_status.sensors.isales import ISalesImportSensor
-    from airflow_import_status.simulators.isales import SECRET_KEY
-    from tests.test_isales import SEED_RESPONSE, SEED_TASK_ID
-
-    def parse(body: bytes) -> ImportResult:
-        result = parse_import_status(body, SEED_TASK_ID)
-        if result is None:
-            raise JobNotFoundError("not on this page", vendor="isales")
-        return result
-
-    return VendorCase(
-        vendor="isales",
-        sensor_class=ISalesImportSensor,
-        job_params={"vdn_id": 7},
-        job_kwargs=lambda job: {"vdn_id": 7, "import_task_id": job["job_id"]},
-        bad_credentials={"password": "wrong-isales-secret-key"},
-        secrets=(SECRET_KEY,),
-        parse=parse,
-        sample=SEED_RESPONSE.encode(),
-        success_statuses=STATUS_TABLE.succeeded,
-        id_field="import_task_id",
-        status_request={"method": "POST", "path_contains": "queryDataImportTask"},
-    )
-
-
 def _luminate() -> VendorCase:
     from airflow_import_status.hooks.luminate import STATUS_TABLE, parse_job_status
     from airflow_import_status.sensors.luminate import LuminateImportSensor
@@ -223,7 +195,6 @@ def _mailup() -> VendorCase:
 
 _LEGACY_CASES: dict[str, Callable[[], VendorCase]] = {
     "mailup": _mailup,
-    "isales": _isales,
     "luminate": _luminate,
     "mypreferences": _mypreferences,
 }

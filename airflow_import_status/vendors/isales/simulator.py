@@ -6,7 +6,7 @@
 resultDesc, returnCode, returnDesc}``: the tasks of that VDN (and campaign), newest first,
 filtered by ``importTaskIds`` when given, one page of them. Parameter errors are HTTP 200 with
 the seed's codes (0200001, 02000001, 02000006, 02000008, 02000011). Every request must carry
-a valid ``auth-v2`` AK/SK signature (see :mod:`airflow_import_status.hooks.isales`) no more
+a valid ``auth-v2`` AK/SK signature (see :mod:`airflow_import_status.vendors.isales.codec`) no more
 than 15 minutes off the server clock, else HTTP 401.
 
 Scripted jobs take ``params`` ``{"vdn_id", "campaign_id"}`` (blacklist when no campaign) and
@@ -30,8 +30,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from airflow_import_status.hooks.isales import AUTH_VERSION, MAX_PAGE_SIZE, MAX_VDN_ID, SUCCESS_CODE, sign_request
-from airflow_import_status.simulators.core import SimJob, VendorSimulator, default_script
+from airflow_import_status.simulators.core import SAMPLE_JOB_ID, SimJob, SimulatorState, VendorSimulator, default_script
+from airflow_import_status.vendors.isales.codec import sign_request
+from airflow_import_status.vendors.isales.spec import AUTH_VERSION, MAX_PAGE_SIZE, MAX_VDN_ID, SUCCESS_CODE
 
 ACCESS_KEY = "isales-sim-ak"
 SECRET_KEY = "isales-sim-sk"
@@ -73,6 +74,24 @@ def _non_negative_int(body: dict[str, Any], name: str) -> int:
 class ISalesSimulator(VendorSimulator):
     name = "isales"
     conn_id = "isales_default"
+    secrets = (SECRET_KEY,)
+    bad_credentials = {"password": "wrong-isales-secret-key"}
+    job_params = {"vdn_id": 7}
+    status_request = {"method": "POST", "path_contains": "queryDataImportTask"}
+
+    @classmethod
+    def sample_status(cls) -> bytes:
+        """The seed's example answer, about task ``SAMPLE_JOB_ID`` of VDN 7."""
+        step = {"state": "succeeded", "progress": 100, "counters": {"imported": 90, "duplicates": 6, "failed": 4}}
+        job = SimJob(cls.name, SAMPLE_JOB_ID, [step], params={"vdn_id": "7", "campaign_id": None})
+        task = cls(SimulatorState()).task_view(job, step)
+        codes = {
+            "resultCode": SUCCESS_CODE,
+            "resultDesc": "success",
+            "returnCode": SUCCESS_CODE,
+            "returnDesc": "success",
+        }
+        return json.dumps({"result": [task], **codes}).encode()
 
     @classmethod
     def connection(cls, base_url: str) -> dict[str, Any]:
