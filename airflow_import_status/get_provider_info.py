@@ -56,46 +56,6 @@ _LEGACY_CONNECTION_TYPES: list[dict[str, Any]] = [
         },
     },
     {
-        "hook-class-name": "airflow_import_status.hooks.luminate.LuminateHook",
-        "hook-name": "Luminate Online",
-        "connection-type": "luminate",
-        "conn-fields": _fields(
-            api_key={
-                "label": "API key (CONVIO_API_KEY)",
-                "schema": {"type": "string", "format": "password"},
-            },
-            sso_auth_token={
-                "label": "Fixed sso_auth_token (instead of login/password)",
-                "schema": {"type": ["string", "null"], "format": "password"},
-            },
-            auth_token={
-                "label": "Fixed auth token, sent as 'auth' (instead of login/password)",
-                "schema": {"type": ["string", "null"], "format": "password"},
-            },
-            response_format={
-                "label": "Response format",
-                "schema": {"type": ["string", "null"], "enum": ["json", "xml", None], "default": "json"},
-            },
-            suppress_response_codes={
-                "label": "Send suppress_response_codes=true (errors come back as HTTP 200)",
-                "schema": {"type": ["boolean", "null"], "default": False},
-            },
-            count_contacts={
-                "label": "On success, count the imported contacts (getAddressBookImportContacts)",
-                "schema": {"type": ["boolean", "null"], "default": False},
-            },
-        ),
-        "ui-field-behaviour": {
-            "hidden-fields": ["schema", "port", "extra"],
-            "relabeling": {
-                "host": "Site base URL",
-                "login": "Constituent user name",
-                "password": "Constituent password",
-            },
-            "placeholders": {"host": "https://secure2.convio.net/myorganization"},
-        },
-    },
-    {
         "hook-class-name": "airflow_import_status.hooks.mypreferences.MyPreferencesHook",
         "hook-name": "PossibleNOW MyPreferences",
         "connection-type": "mypreferences",
@@ -169,7 +129,7 @@ _LEGACY_CONNECTION_TYPES: list[dict[str, Any]] = [
 ]
 """Vendors not yet declared as a spec (moving to ``vendors/<key>/``)."""
 
-_LEGACY_MODULES = ("luminate", "mailup", "mypreferences")
+_LEGACY_MODULES = ("mailup", "mypreferences")
 
 
 def _module(class_name: str) -> str:

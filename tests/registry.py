@@ -130,26 +130,6 @@ def case_from_spec(vendor: str) -> VendorCase:
     )
 
 
-def _luminate() -> VendorCase:
-    from airflow_import_status.hooks.luminate import STATUS_TABLE, parse_job_status
-    from airflow_import_status.sensors.luminate import LuminateImportSensor
-    from airflow_import_status.simulators.luminate import API_KEY, PASSWORD, SSO_AUTH_TOKEN
-    from tests.test_luminate import SEED_JSON
-
-    return VendorCase(
-        vendor="luminate",
-        sensor_class=LuminateImportSensor,
-        job_params={},
-        job_kwargs=lambda job: {"import_job_id": int(job["job_id"])},
-        bad_credentials={"password": "wrong-luminate-password"},
-        secrets=(API_KEY, PASSWORD, SSO_AUTH_TOKEN),
-        parse=lambda body: parse_job_status(body, 1),
-        sample=SEED_JSON.encode(),
-        success_statuses=STATUS_TABLE.succeeded,
-        status_request={"path_contains": "CRAddressBookAPI"},
-    )
-
-
 def _mypreferences() -> VendorCase:
     from airflow_import_status.hooks.mypreferences import DEFAULT_STATUS_TABLE, parse_bulk_import_status
     from airflow_import_status.sensors.mypreferences import MyPreferencesImportSensor
@@ -195,7 +175,6 @@ def _mailup() -> VendorCase:
 
 _LEGACY_CASES: dict[str, Callable[[], VendorCase]] = {
     "mailup": _mailup,
-    "luminate": _luminate,
     "mypreferences": _mypreferences,
 }
 

@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from airflow_import_status.simulators.core import SimJob, VendorSimulator
+from airflow_import_status.simulators.core import SAMPLE_JOB_ID, SimJob, SimulatorState, VendorSimulator
 
 ORGANIZATION = "simorg"
 API_KEY = "luminate-sim-key"
@@ -129,6 +129,16 @@ def _events_until(script: list[dict[str, Any]], index: int) -> list[str]:
 class LuminateSimulator(VendorSimulator):
     name = "luminate"
     conn_id = "luminate_default"
+    secrets = (API_KEY, PASSWORD, SSO_AUTH_TOKEN)
+    bad_credentials = {"password": "wrong-luminate-password"}
+    status_request = {"path_contains": "CRAddressBookAPI"}
+
+    @classmethod
+    def sample_status(cls) -> bytes:
+        """A PENDING status with two events (the seed's example; the answer names no job)."""
+        script = [{"state": "running", "progress": 50}, {"state": "running", "progress": 60}]
+        job = SimJob(cls.name, SAMPLE_JOB_ID, script, polls=2)
+        return bytes(cls(SimulatorState()).status_view({"response_format": "json"}, job, script[-1]).body)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -223,6 +233,11 @@ class LuminateSimulator(VendorSimulator):
         job, step = self.poll_job(params["import_job_id"])
         if job is None:
             return _error(params, "907")
+        return self.status_view(params, job, step)
+
+    @staticmethod
+    def status_view(params: dict[str, str], job: SimJob, step: dict[str, Any]) -> Response:
+        """Render a scripted step as ``getAddressBookImportJobStatusResponse`` (or its forced error)."""
         fields = step.get("fields") or {}
         if fields.get("error_code"):
             return _error(params, str(fields["error_code"]))
