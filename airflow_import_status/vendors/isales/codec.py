@@ -12,7 +12,9 @@ result: [DataImportTask], count, returnCode, returnDesc}`` where ``0200000`` is 
 Choices where the vendor's docs are silent (configurable on the connection where it matters):
 
 - Auth: the AK/SK ``Authorization`` header (:func:`sign_request`, one pure function with an
-  injectable clock) follows the public ports of Huawei's CC demo.
+  injectable clock) is auth-v2 as "Huawei CC-iSales demo / its public ports" compute it: it
+  covers the method, path, query, signed headers and the exact body bytes sent; the base64
+  variant of two ports is the extra ``signature_encoding``.
 - ``importTaskIds`` appears in the example body but not in the request table: it is sent by
   default (extra ``send_task_ids``); either way the flow pages with ``offset``/``limit``
   (extra ``page_size``) through ``count`` until the task is found. A response without
@@ -26,6 +28,8 @@ Choices where the vendor's docs are silent (configurable on the connection where
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -67,47 +71,70 @@ from airflow_import_status.vendors.isales.spec import (
 from airflow_import_status.vendors.spec import ConnectionValues, base_url
 
 VENDOR = "isales"
-CONTENT_TYPE = "application/json; charset=UTF-8"
+CONTENT_TYPE = "application/json;charset=UTF-8"  # the demo's Content-Type
 _CONFIGURE_HINT = "note that CC-iSales documents only 0 (preparing), 1 (importing), 2 (imported) and 3 (failed)."
 
 
 # ----- signing ------------------------------------------------------------------------------------
-def _hmac_sha256_hex(key: str, message: str) -> str:
-    return hmac.new(key.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).hexdigest()
+# auth-v2 as "Huawei CC-iSales demo / its public ports" compute it (seeds README, "What public
+# sources add"): the prefix, the signing key, the six-part canonical request and the encoding rule.
+SIGNATURE_ENCODINGS = ("hex", "base64")
+"""hex: the demo (signing key = hex text); base64: two public ports (raw key bytes, base64 signature)."""
 
 
-def _encode(value: str) -> str:
-    return quote(value, safe="-_.~")
+def percent_encode(value: str | bytes) -> str:
+    """Every byte outside ``A-Z a-z 0-9 - . _ ~`` as ``%XX`` (upper-case hex), UTF-8 first."""
+    return quote(value if isinstance(value, bytes) else value.encode("utf-8"), safe="-._~")
 
 
-def canonical_request(method: str, url: str, headers: Mapping[str, str], signed_headers: tuple[str, ...]) -> str:
-    """The string the signature covers; ``signed_headers`` lower-case, sorted."""
+def signing_timestamp(now: datetime) -> str:
+    """UTC ``yyyy-MM-dd'T'HH:mm:ss.SSS'Z'`` (with milliseconds)."""
+    utc = now.astimezone(UTC)
+    return f"{utc.strftime('%Y-%m-%dT%H:%M:%S')}.{utc.microsecond // 1000:03d}Z"
+
+
+def canonical_request(
+    method: str, url: str, headers: Mapping[str, str], body: bytes | None, signed_headers: tuple[str, ...]
+) -> str:
+    """The six parts joined by newlines: method, path, sorted query, header names, header lines, body."""
     parts = urlsplit(url)
     query = "&".join(
-        f"{_encode(key)}={_encode(value)}" for key, value in sorted(parse_qsl(parts.query, keep_blank_values=True))
+        sorted(
+            f"{percent_encode(key)}={percent_encode(value)}"
+            for key, value in parse_qsl(parts.query, keep_blank_values=True)
+        )
     )
     by_name = {name.lower(): value for name, value in headers.items()}
-    header_lines = "\n".join(f"{name}:{_encode(by_name.get(name, '').strip())}" for name in signed_headers)
-    return "\n".join((method.upper(), quote(parts.path or "/", safe="/-_.~"), query, header_lines))
+    header_lines = "\n".join(
+        sorted(f"{percent_encode(name)}:{percent_encode(by_name.get(name, '').strip())}" for name in signed_headers)
+    )
+    return "\n".join(
+        (method.upper(), parts.path or "/", query, ";".join(signed_headers), header_lines, percent_encode(body or b""))
+    )
 
 
 def sign_request(
     method: str,
     url: str,
     headers: Mapping[str, str],
+    body: bytes | None,
     *,
     access_key: str,
     secret_key: str,
     now: datetime,
     signed_headers: tuple[str, ...] = DEFAULT_SIGNED_HEADERS,
+    encoding: str = "hex",
 ) -> str:
     """The ``Authorization`` value ``auth-v2/{AK}/{timestamp}/{signed headers}/{signature}`` (pure)."""
-    names = tuple(sorted({name.lower() for name in signed_headers}))
-    timestamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    auth_prefix = f"{AUTH_VERSION}/{access_key}/{timestamp}/{';'.join(names)}"
-    signing_key = _hmac_sha256_hex(secret_key, auth_prefix)
-    signature = _hmac_sha256_hex(signing_key, canonical_request(method, url, headers, names))
-    return f"{auth_prefix}/{signature}"
+    names = tuple(sorted({name.lower() for name in (*signed_headers, "host")}))
+    prefix = f"{AUTH_VERSION}/{access_key}/{signing_timestamp(now)}/{';'.join(names)}"
+    canonical = canonical_request(method, url, headers, body, names).encode("utf-8")
+    key = hmac.new(secret_key.encode("utf-8"), prefix.encode("utf-8"), hashlib.sha256)
+    if encoding == "base64":
+        signature = base64.b64encode(hmac.new(key.digest(), canonical, hashlib.sha256).digest()).decode()
+    else:
+        signature = hmac.new(key.hexdigest().encode(), canonical, hashlib.sha256).hexdigest()
+    return f"{prefix}/{signature}"
 
 
 def _utc_now() -> datetime:
@@ -126,6 +153,8 @@ class ISalesSettings:
     transient_result_codes: frozenset[str] = frozenset()
     check_vdn_id: int = 1
     transport: TransportSettings = field(default_factory=TransportSettings)
+    signature_encoding: str = "hex"
+    locale: str | None = None
     clock: Callable[[], datetime] = _utc_now
     """The time signatures carry (tests pass a fixed clock)."""
 
@@ -152,19 +181,24 @@ def query_url(base: str, vdn_id: Any, campaign_id: Any = None) -> str:
 
 
 def signed_json_request(settings: ISalesSettings, url: str, payload: Any, *, idempotent: bool = True) -> HttpRequest:
-    """A POST with a JSON body, ``Host``/``Content-Length`` set explicitly and signed."""
-    body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
-    headers = {"Content-Type": CONTENT_TYPE, "Host": urlsplit(url).netloc, "Content-Length": str(len(body))}
+    """A POST with a JSON body, ``Host``/``Content-Length`` set explicitly, signed over the bytes sent."""
+    headers = {"Content-Type": CONTENT_TYPE, "Host": urlsplit(url).netloc}
+    if settings.locale:
+        headers["locale"] = settings.locale  # the optional locale header of the CC-iSales pages
+    request = HttpRequest.with_json("POST", url, payload, headers=headers, idempotent=idempotent)
+    headers = {**request.headers, "Content-Length": str(len(request.content or b""))}
     headers["Authorization"] = sign_request(
         "POST",
         url,
         headers,
+        request.content,
         access_key=settings.access_key,
         secret_key=settings.secret_key,
         now=settings.clock(),
         signed_headers=settings.signed_headers,
+        encoding=settings.signature_encoding,
     )
-    return HttpRequest("POST", url, headers=headers, content=body, idempotent=idempotent)
+    return dataclasses.replace(request, headers=headers)
 
 
 def query_body(offset: int, limit: int, import_task_id: str | None) -> dict[str, Any]:
@@ -221,20 +255,35 @@ def parse_query_page(body: bytes | str, transient_codes: frozenset[str] = frozen
     return QueryPage(tasks=tasks, count=optional_int(VENDOR, data, "count"))
 
 
+TASK_ID_FIELDS = ("id", "importTaskId")
+"""Where a DataImportTask names itself (``id`` in the query answer; ``importTaskId`` on the upload pages)."""
+
+
+def _task_ids(task: Mapping[str, Any]) -> set[str]:
+    return {str(task[name]).strip() for name in TASK_ID_FIELDS if task.get(name) not in (None, "")}
+
+
 def find_task(page: QueryPage, import_task_id: str) -> dict[str, Any] | None:
-    return next((task for task in page.tasks if str(task.get("id", "")).strip() == import_task_id), None)
+    """The task asked for on this page (named by ``id`` or ``importTaskId``), ``None`` if absent."""
+    return next((task for task in page.tasks if import_task_id in _task_ids(task)), None)
 
 
 def parse_import_task(task: Mapping[str, Any], job: ISalesJob) -> ImportResult:
     """Pure parser: one ``DataImportTask`` (about ``job``) to the normalized result."""
     fields = dict(task)
-    task_id = str(required(VENDOR, fields, "id")).strip()
-    if task_id != job.import_task_id:
-        raise VendorPayloadError(f"asked for import task {job.import_task_id} but got {task_id}", vendor=VENDOR)
+    ids = _task_ids(fields)
+    if not ids:
+        raise VendorPayloadError(f"a DataImportTask names no id: {snippet(json.dumps(fields))!r}", vendor=VENDOR)
+    if ids != {job.import_task_id}:
+        raise VendorPayloadError(
+            f"asked for import task {job.import_task_id} but the answer names {', '.join(sorted(ids))}", vendor=VENDOR
+        )
+    task_id = job.import_task_id
     status = optional_str(fields, "status")
     succeeded = optional_int(VENDOR, fields, "succNum")
     duplicates = optional_int(VENDOR, fields, "repeatNum")
     failed = optional_int(VENDOR, fields, "failNum")
+    blacklisted = optional_int(VENDOR, fields, "blackNum")  # the call-data import page: written to the blacklist
     state = STATUS_TABLE.classify(status)
     warnings: list[str] = []
     if state is None:
@@ -259,6 +308,7 @@ def parse_import_task(task: Mapping[str, Any], job: ISalesJob) -> ImportResult:
             "campaign_id": job.campaign_id,
             "import_type": "blacklist" if job.is_blacklist else "calldata",
             "status_meaning": STATUS_MEANINGS.get(status or ""),
+            "blackNum": blacklisted,
         },
         warnings=warnings,
     )
@@ -306,17 +356,19 @@ class ISalesCodec:
     """CC-iSales' side of the shared flow driver."""
 
     def settings(self, values: ConnectionValues) -> ISalesSettings:
-        signed = tuple(sorted({name.lower() for name in _names(values["signed_headers"])}))
+        signed = tuple(sorted({name.lower() for name in _names(values["signed_headers"])} | {"host"}))
         return ISalesSettings(
             base_url=base_url(values),
             access_key=values.require("login", "AK"),
             secret_key=values.require("password", "SK"),
-            signed_headers=signed or DEFAULT_SIGNED_HEADERS,
+            signed_headers=signed,
             page_size=values["page_size"],
             send_task_ids=values["send_task_ids"],
             transient_result_codes=frozenset(_names(values["transient_result_codes"])),
             check_vdn_id=values["vdn_id"],
             transport=values.transport(),
+            signature_encoding=values["signature_encoding"],
+            locale=values["locale"] or None,
         )
 
     def transport(self, settings: ISalesSettings) -> TransportSettings:

@@ -20,26 +20,36 @@ with ``{"fileName", "content"}`` (one phone number per line) create a task and a
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, quote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from airflow_import_status.simulators.core import SAMPLE_JOB_ID, SimJob, SimulatorState, VendorSimulator, default_script
-from airflow_import_status.vendors.isales.codec import sign_request
 from airflow_import_status.vendors.isales.spec import AUTH_VERSION, MAX_PAGE_SIZE, MAX_VDN_ID, SUCCESS_CODE
 
 ACCESS_KEY = "isales-sim-ak"
 SECRET_KEY = "isales-sim-sk"
 MAX_CLOCK_SKEW = timedelta(minutes=15)
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+"""auth-v2's ``yyyy-MM-dd'T'HH:mm:ss.SSS'Z'``: a timestamp without milliseconds is refused."""
 MAX_TASK_IDS = 100
 STATUS_BY_STATE = {"pending": "0", "running": "1", "succeeded": "2", "failed": "3"}
 PREFIX = "/rest/isales/v1/openapi/campaigns/{vdn_id}"
+
+
+def _pct(value: str | bytes) -> str:
+    """auth-v2's percent-encoding: every byte outside ``A-Z a-z 0-9 - . _ ~`` as ``%XX``."""
+    return quote(value if isinstance(value, bytes) else value.encode(), safe="-._~")
 
 
 def _now() -> str:
@@ -114,29 +124,34 @@ class ISalesSimulator(VendorSimulator):
 
     # ----- auth -------------------------------------------------------------------------------
     @staticmethod
-    def _authorized(request: Request) -> bool:
-        """Recompute the ``auth-v2`` signature from the request as received."""
-        header = request.headers.get("authorization", "")
-        parts = header.split("/")
+    async def _authorized(request: Request) -> bool:
+        """Recompute the whole ``auth-v2`` signature from the request as received, with the SK.
+
+        Written out here from the rules ("Huawei CC-iSales demo / its public ports"), not by calling
+        the provider's signer, so a signer bug fails the tests: both encodings (hex, base64) are
+        accepted; the timestamp must carry milliseconds and be within 15 minutes of now.
+        """
+        parts = request.headers.get("authorization", "").split("/", 4)
         if len(parts) != 5 or parts[0] != AUTH_VERSION or parts[1] != ACCESS_KEY:
             return False
-        try:
-            signed_at = datetime.strptime(parts[2], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-        except ValueError:
+        _, _, timestamp, names, signature = parts
+        if not TIMESTAMP.fullmatch(timestamp):
             return False
-        signed_headers = tuple(parts[3].split(";"))
-        if abs(datetime.now(UTC) - signed_at) > MAX_CLOCK_SKEW or "host" not in signed_headers:
+        signed_at = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        signed = names.split(";")
+        if abs(datetime.now(UTC) - signed_at) > MAX_CLOCK_SKEW or "host" not in signed or signed != sorted(signed):
             return False
-        expected = sign_request(
-            request.method,
-            str(request.url),
-            request.headers,
-            access_key=ACCESS_KEY,
-            secret_key=SECRET_KEY,
-            now=signed_at,
-            signed_headers=signed_headers,
+        query = "&".join(
+            sorted(f"{_pct(k)}={_pct(v)}" for k, v in parse_qsl(request.url.query, keep_blank_values=True))
         )
-        return hmac.compare_digest(expected, header)
+        lines = "\n".join(f"{_pct(name)}:{_pct(request.headers.get(name, '').strip())}" for name in signed)
+        path = request.scope.get("raw_path", b"").decode() or request.url.path
+        canonical = "\n".join(("POST", path, query, names, lines, _pct(await request.body()))).encode()
+        prefix = f"{AUTH_VERSION}/{ACCESS_KEY}/{timestamp}/{names}".encode()
+        key = hmac.new(SECRET_KEY.encode(), prefix, hashlib.sha256)
+        hex_signature = hmac.new(key.hexdigest().encode(), canonical, hashlib.sha256).hexdigest()
+        b64_signature = base64.b64encode(hmac.new(key.digest(), canonical, hashlib.sha256).digest()).decode()
+        return any(hmac.compare_digest(signature, expected) for expected in (hex_signature, b64_signature))
 
     @staticmethod
     def _scope(request: Request) -> tuple[str, str | None]:
@@ -158,7 +173,7 @@ class ISalesSimulator(VendorSimulator):
 
     # ----- endpoints ----------------------------------------------------------------------------
     async def query_tasks(self, request: Request) -> Response:
-        if not self._authorized(request):
+        if not await self._authorized(request):
             return Response("Unauthorized", status_code=401, media_type="text/plain")
         try:
             vdn_id, campaign_id = self._scope(request)
@@ -192,7 +207,7 @@ class ISalesSimulator(VendorSimulator):
         return _coded(SUCCESS_CODE, "success", result=page, count=len(visible))
 
     async def import_file(self, request: Request) -> Response:
-        if not self._authorized(request):
+        if not await self._authorized(request):
             return Response("Unauthorized", status_code=401, media_type="text/plain")
         try:
             vdn_id, campaign_id = self._scope(request)

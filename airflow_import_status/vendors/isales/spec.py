@@ -92,6 +92,13 @@ CONNECTION = ConnectionSchema(
         ConnectionField("send_task_ids", "Send importTaskIds (filter on the server)", bool, True),
         ConnectionField("transient_result_codes", "Result codes to retry (comma-separated)"),
         ConnectionField("vdn_id", "VDN id for the connection test", int, 1, minimum=1, maximum=MAX_VDN_ID),
+        ConnectionField(
+            "signature_encoding",
+            "Signature encoding (hex: the demo; base64: raw key bytes, as two public ports)",
+            default="hex",
+            choices=("hex", "base64"),
+        ),
+        ConnectionField("locale", "locale header (optional, e.g. en_US)"),
     ),
 )
 
@@ -108,13 +115,21 @@ SPEC: VendorSpec[ISalesSettings, ISalesJob] = VendorSpec(
     simulator_class_name="airflow_import_status.vendors.isales.simulator.ISalesSimulator",
     docs={
         "state": "`status`: 0 pending, 1 running, 2 succeeded, 3 failed",
-        "total": "succNum + repeatNum + failNum",
+        "total": (
+            "succNum + repeatNum + failNum; blackNum (records written to the blacklist, listed on the call-data "
+            "import page) is kept in details and not added: the pages do not say whether those records are also "
+            "counted in succNum/failNum, and the three counters already cover every record of the file"
+        ),
         "imported": "succNum",
         "duplicates": "repeatNum",
         "failed": "failNum",
         "message": "errMsg",
         "started_at": "beginTime",
         "finished_at": "endTime (terminal states only)",
-        "details": "vdn_id, campaign_id, import_type (blacklist | calldata), status_meaning",
+        "details": "vdn_id, campaign_id, import_type (blacklist | calldata), status_meaning, blackNum",
+        "connection": (
+            "auth-v2 AK/SK signature as the Huawei CC-iSales demo / its public ports compute it "
+            "(hex by default; base64 variant via signature_encoding)"
+        ),
     },
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -12,13 +14,16 @@ from airflow.sdk import Connection
 
 from airflow_import_status.errors import (
     BadRequestError,
+    JobNotFoundError,
     PermanentVendorError,
     TransientVendorError,
     VendorPayloadError,
 )
 from airflow_import_status.result import ImportState
+from airflow_import_status.transport import HttpResponse
 from airflow_import_status.vendors.isales.codec import (
     ISalesSettings,
+    canonical_request,
     parse_import_status,
     parse_import_task,
     parse_query_page,
@@ -26,8 +31,9 @@ from airflow_import_status.vendors.isales.codec import (
     query_url,
     sign_request,
     signed_json_request,
+    signing_timestamp,
 )
-from airflow_import_status.vendors.isales.spec import PARAMETER_ERROR_CODES, SPEC, ISalesJob
+from airflow_import_status.vendors.isales.spec import DEFAULT_SIGNED_HEADERS, PARAMETER_ERROR_CODES, SPEC, ISalesJob
 from airflow_import_status.vendors.spec import ConnectionFieldError
 
 SEED_TASK_ID = "164698362894300182038011895728"
@@ -102,6 +108,34 @@ def test_unknown_status_keeps_waiting_with_a_warning():
     assert "'9'" in result.warnings[0]
 
 
+def test_black_num_is_kept_in_details_but_not_added_to_total():
+    result = parse_import_task(_task(succNum=7, repeatNum=2, failNum=1, blackNum=3), JOB)
+    assert (result.total, result.details["blackNum"]) == (10, 3)
+    assert parse_import_task(_task(), JOB).details["blackNum"] is None
+
+
+def test_a_task_naming_another_id_is_never_a_success():
+    with pytest.raises(VendorPayloadError, match="asked for import task"):
+        parse_import_task(_task(importTaskId="another-task"), JOB)
+    with pytest.raises(VendorPayloadError, match="asked for import task"):
+        parse_import_task(_task(id="another-task"), JOB)
+    with pytest.raises(VendorPayloadError, match="names no id"):
+        parse_import_task({k: v for k, v in _task().items() if k != "id"}, JOB)
+    assert parse_import_task(_task(id=None, importTaskId=SEED_TASK_ID), JOB).state is ImportState.SUCCEEDED
+
+
+def test_a_page_of_other_tasks_only_is_not_found():
+    body = SEED_RESPONSE.replace(SEED_TASK_ID, "another-task")
+    response = HttpResponse(200, {"content-type": "application/json"}, body.encode(), "https://h/")
+    settings = ISalesSettings(base_url="https://h", access_key="AK", secret_key="SK")
+    with pytest.raises(JobNotFoundError, match="not in the answer"):
+        SPEC.codec.decode_status(response, settings, JOB)
+    assert (
+        SPEC.codec.decode_status(HttpResponse(200, {}, SEED_RESPONSE.encode(), "https://h/"), settings, JOB).state
+        is ImportState.SUCCEEDED
+    )
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -142,56 +176,74 @@ def test_undocumented_code_is_permanent_unless_configured_transient():
         parse_query_page(_coded("0299999"), frozenset({"0299999"}))
 
 
-# ----- the signer ----------------------------------------------------------------------------------
-SIGN_URL = "https://10.1.2.3:28090/rest/isales/v1/openapi/campaigns/12/blackfile/queryDataImportTask"
-SIGN_HEADERS = {"Content-Type": "application/json; charset=UTF-8", "Host": "10.1.2.3:28090", "Content-Length": "69"}
-SIGN_TIME = datetime(2022, 3, 11, 7, 27, 9, tzinfo=UTC)
-SIGNED = (
-    "auth-v2/AK123/2022-03-11T07:27:09Z/content-length;content-type;host/"
-    "0550c88f22ed846191373b336f2591da8d32d2c3e91dbc55f62054d1e2e02452"
+# ----- the signer: auth-v2 as the seeds README spells it out ----------------------------------------
+SIGN_URL = "https://10.1.2.3:28090/rest/isales/v1/openapi/campaigns/12/blackfile/queryDataImportTask?b=2&a=x%20y"
+SIGN_BODY = '{"fileName":"Zoë & co/1.txt","offset":0}'.encode()
+SIGN_HEADERS = {
+    "Content-Type": "application/json;charset=UTF-8",
+    "Host": "10.1.2.3:28090",
+    "Content-Length": str(len(SIGN_BODY)),
+    "Authorization": "not signed",
+}
+SIGN_TIME = datetime(2022, 3, 11, 7, 27, 9, 45000, tzinfo=UTC)
+SIGN = {"access_key": "AK123", "secret_key": "SK456", "now": SIGN_TIME}
+
+# Built by hand from the rules: six parts joined by "\n"; everything outside A-Z a-z 0-9 - . _ ~ as %XX.
+HAND_PREFIX = "auth-v2/AK123/2022-03-11T07:27:09.045Z/content-length;content-type;host"
+HAND_CANONICAL = "\n".join(
+    [
+        "POST",
+        "/rest/isales/v1/openapi/campaigns/12/blackfile/queryDataImportTask",
+        "a=x%20y&b=2",
+        "content-length;content-type;host",
+        f"content-length:{len(SIGN_BODY)}\ncontent-type:application%2Fjson%3Bcharset%3DUTF-8\nhost:10.1.2.3%3A28090",
+        "%7B%22fileName%22%3A%22Zo%C3%AB%20%26%20co%2F1.txt%22%2C%22offset%22%3A0%7D",
+    ]
 )
 
 
-def test_signer_fixed_inputs_give_fixed_header():
-    assert sign_request("POST", SIGN_URL, SIGN_HEADERS, access_key="AK123", secret_key="SK456", now=SIGN_TIME) == SIGNED
+def test_signer_matches_a_canonical_request_built_by_hand():
+    signing_key = hmac.new(b"SK456", HAND_PREFIX.encode(), hashlib.sha256).hexdigest()
+    signature = hmac.new(signing_key.encode(), HAND_CANONICAL.encode(), hashlib.sha256).hexdigest()
+    assert canonical_request("POST", SIGN_URL, SIGN_HEADERS, SIGN_BODY, DEFAULT_SIGNED_HEADERS) == HAND_CANONICAL
+    assert sign_request("POST", SIGN_URL, SIGN_HEADERS, SIGN_BODY, **SIGN) == f"{HAND_PREFIX}/{signature}"
 
 
-def test_signer_follows_the_documented_algorithm():
-    prefix = "auth-v2/AK123/2022-03-11T07:27:09Z/content-length;content-type;host"
-    canonical = (
-        "POST\n/rest/isales/v1/openapi/campaigns/12/blackfile/queryDataImportTask\n\n"
-        "content-length:69\ncontent-type:application%2Fjson%3B%20charset%3DUTF-8\nhost:10.1.2.3%3A28090"
-    )
-    key = hmac.new(b"SK456", prefix.encode(), hashlib.sha256).hexdigest()
-    signature = hmac.new(key.encode(), canonical.encode(), hashlib.sha256).hexdigest()
-    assert sign_request("POST", SIGN_URL, SIGN_HEADERS, access_key="AK123", secret_key="SK456", now=SIGN_TIME) == (
-        f"{prefix}/{signature}"
-    )
+def test_base64_variant_uses_the_raw_key_bytes():
+    raw_key = hmac.new(b"SK456", HAND_PREFIX.encode(), hashlib.sha256).digest()
+    signature = base64.b64encode(hmac.new(raw_key, HAND_CANONICAL.encode(), hashlib.sha256).digest()).decode()
+    signed = sign_request("POST", SIGN_URL, SIGN_HEADERS, SIGN_BODY, **SIGN, encoding="base64")
+    assert signed == f"{HAND_PREFIX}/{signature}"
 
 
-def test_signer_is_timezone_independent_and_covers_key_body_length_and_headers():
-    cet = timezone(timedelta(hours=1))
-    sign = dict(access_key="AK123", secret_key="SK456", now=SIGN_TIME.astimezone(cet))
-    assert sign_request("POST", SIGN_URL, SIGN_HEADERS, **sign) == SIGNED
-    assert sign_request("POST", SIGN_URL, SIGN_HEADERS, **{**sign, "secret_key": "other"}) != SIGNED
-    assert sign_request("POST", SIGN_URL, {**SIGN_HEADERS, "Content-Length": "70"}, **sign) != SIGNED
-    assert sign_request("POST", SIGN_URL.replace("/12/", "/13/"), SIGN_HEADERS, **sign) != SIGNED
-    only_host = sign_request("POST", SIGN_URL, SIGN_HEADERS, **sign, signed_headers=("Host",))
-    assert only_host.startswith("auth-v2/AK123/2022-03-11T07:27:09Z/host/")
+def test_timestamp_has_milliseconds_in_utc():
+    assert signing_timestamp(SIGN_TIME.astimezone(timezone(timedelta(hours=1)))) == "2022-03-11T07:27:09.045Z"
+    assert signing_timestamp(datetime(2022, 3, 11, 7, 27, 9, tzinfo=UTC)) == "2022-03-11T07:27:09.000Z"
 
 
-def test_requests_carry_the_signed_host_length_and_body():
+def test_signer_covers_key_body_query_and_headers_and_always_signs_host():
+    signed = sign_request("POST", SIGN_URL, SIGN_HEADERS, SIGN_BODY, **SIGN)
+    assert sign_request("POST", SIGN_URL, SIGN_HEADERS, SIGN_BODY, **{**SIGN, "secret_key": "other"}) != signed
+    assert sign_request("POST", SIGN_URL, SIGN_HEADERS, SIGN_BODY + b" ", **SIGN) != signed
+    assert sign_request("POST", SIGN_URL.replace("b=2", "b=3"), SIGN_HEADERS, SIGN_BODY, **SIGN) != signed
+    assert sign_request("POST", SIGN_URL, {**SIGN_HEADERS, "Host": "10.1.2.3"}, SIGN_BODY, **SIGN) != signed
+    only_type = sign_request("POST", SIGN_URL, SIGN_HEADERS, SIGN_BODY, **SIGN, signed_headers=("Content-Type",))
+    assert only_type.startswith("auth-v2/AK123/2022-03-11T07:27:09.045Z/content-type;host/")
+
+
+def test_requests_sign_the_exact_bytes_sent():
     settings = ISalesSettings(
         base_url="https://10.1.2.3:28090", access_key="AK123", secret_key="SK456", clock=lambda: SIGN_TIME
     )
-    request = signed_json_request(settings, SIGN_URL, query_body(0, 10, SEED_TASK_ID))
+    url = query_url(settings.base_url, 12)
+    request = signed_json_request(settings, url, query_body(0, 10, SEED_TASK_ID))
     assert json.loads(request.content) == json.loads(SEED_REQUEST)
-    assert b" " not in request.content
     assert request.headers["Host"] == "10.1.2.3:28090"
     assert request.headers["Content-Length"] == str(len(request.content))
-    assert request.headers["Authorization"] == sign_request(
-        "POST", SIGN_URL, request.headers, access_key="AK123", secret_key="SK456", now=SIGN_TIME
-    )
+    assert request.headers["Authorization"] == sign_request("POST", url, request.headers, request.content, **SIGN)
+    assert "locale" not in request.headers
+    localized = signed_json_request(dataclasses.replace(settings, locale="en_US"), url, {})
+    assert localized.headers["locale"] == "en_US"
 
 
 # ----- connection settings and URLs ----------------------------------------------------------------
@@ -208,13 +260,22 @@ def test_settings_from_connection():
     assert settings.transport.ca_bundle == "/etc/ca.pem"
     assert settings.page_size == 20
     assert settings.signed_headers == ("content-type", "host")
+    assert _settings({"signed_headers": "content-type"}).signed_headers == ("content-type", "host")
+    assert (settings.signature_encoding, settings.locale) == ("hex", None)
+    assert _settings({"signature_encoding": "base64", "locale": "en_US"}).signature_encoding == "base64"
     assert settings.secret_key == "SK"
 
 
 @pytest.mark.parametrize(
     "fields",
-    [{"password": None}, {"login": ""}, {"extra": {"page_size": 101}}, {"extra": {"page_size": "x"}}],
-    ids=["no-sk", "no-ak", "page-size-too-big", "page-size-not-int"],
+    [
+        {"password": None},
+        {"login": ""},
+        {"extra": {"page_size": 101}},
+        {"extra": {"page_size": "x"}},
+        {"extra": {"signature_encoding": "sha1"}},
+    ],
+    ids=["no-sk", "no-ak", "page-size-too-big", "page-size-not-int", "unknown-encoding"],
 )
 def test_bad_connections_fail_clearly(fields):
     with pytest.raises(ConnectionFieldError, match="connection 'c'"):

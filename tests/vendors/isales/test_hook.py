@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
+import hmac
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +20,14 @@ from airflow_import_status.errors import (
 )
 from airflow_import_status.hooks.isales import ISalesHook
 from airflow_import_status.result import ImportState
-from airflow_import_status.vendors.isales.codec import ISalesSettings, parse_query_page, query_url, signed_json_request
+from airflow_import_status.transport import HttpRequest
+from airflow_import_status.vendors.isales.codec import (
+    ISalesSettings,
+    canonical_request,
+    parse_query_page,
+    query_url,
+    signed_json_request,
+)
 from airflow_import_status.vendors.isales.simulator import ACCESS_KEY, SECRET_KEY, ISalesSimulator
 
 COUNTERS = {"imported": 90, "duplicates": 6, "failed": 4}
@@ -160,3 +170,51 @@ def test_test_connection(sim):
     ok, message = ISalesHook().test_connection()
     assert ok, message
     assert "signature accepted" in message
+
+
+def _post(url: str, request: HttpRequest, **headers: str) -> requests.Response:
+    return requests.post(url, data=request.content, headers={**request.headers, **headers}, timeout=10)
+
+
+def test_simulator_verifies_the_whole_signature(simulator_server, sim):
+    settings = ISalesSettings(f"{simulator_server.url}/isales", ACCESS_KEY, SECRET_KEY)
+    url = query_url(settings.base_url, 12)
+    request = signed_json_request(settings, url, {"offset": 0, "limit": 10})
+    authorization = request.headers["Authorization"]
+    assert _post(url, request).status_code == 200
+    tampered = authorization[:-1] + ("0" if authorization[-1] != "0" else "1")
+    assert _post(url, request, Authorization=tampered).status_code == 401
+    prefix, _, signature = authorization.rpartition("/")
+    wrong_names = prefix.replace("content-length;content-type;host", "content-type;host") + "/" + signature
+    assert _post(url, request, Authorization=wrong_names).status_code == 401
+    other_body = requests.post(url, data=b'{"offset":1,"limit":10}', headers=dict(request.headers), timeout=10)
+    assert other_body.status_code == 401
+
+
+def test_seconds_only_or_stale_timestamps_are_refused(simulator_server, sim):
+    settings = ISalesSettings(f"{simulator_server.url}/isales", ACCESS_KEY, SECRET_KEY)
+    url = query_url(settings.base_url, 12)
+    body = {"offset": 0, "limit": 10}
+    now = datetime.now(UTC).replace(microsecond=0)
+    request = signed_json_request(dataclasses.replace(settings, clock=lambda: now), url, body)
+    # The same signature recomputed over a seconds-only timestamp (the old form): refused.
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%S")
+    names = "content-length;content-type;host"
+    canonical = canonical_request("POST", url, request.headers, request.content, tuple(names.split(";")))
+    prefix = f"auth-v2/{ACCESS_KEY}/{stamp}Z/{names}"
+    key = hmac.new(SECRET_KEY.encode(), prefix.encode(), hashlib.sha256).hexdigest()
+    seconds_only = f"{prefix}/{hmac.new(key.encode(), canonical.encode(), hashlib.sha256).hexdigest()}"
+    assert f"/{stamp}.000Z/" in request.headers["Authorization"]
+    assert _post(url, request).status_code == 200
+    assert _post(url, request, Authorization=seconds_only).status_code == 401
+    stale = signed_json_request(dataclasses.replace(settings, clock=lambda: now - timedelta(minutes=16)), url, body)
+    assert _post(url, stale).status_code == 401
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+def test_base64_signatures_and_locale_reach_the_simulator(sim, custom_conn, use_async):
+    job = sim.create_job("isales", params={"vdn_id": 12}, counters=COUNTERS, polls=1)
+    hook = ISalesHook(custom_conn("isales_b64", extra={"signature_encoding": "base64", "locale": "en_US"}))
+    assert hook.get_settings().signature_encoding == "base64"
+    assert _get(hook, 12, job["job_id"], use_async).state is ImportState.SUCCEEDED
+    assert [r["status"] for r in sim.requests("isales")] == [200]
