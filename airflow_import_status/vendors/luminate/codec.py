@@ -14,8 +14,12 @@ Choices (configurable on the connection where it matters):
   and the login credentials ("Blackbaud recommends sending ``sso_auth_token`` as a POST parameter
   rather than in a URL": the vendor's Client API login / single sign-on pages, per the seeds README;
   the Client API pages document GET or POST for every method).
+- ``login`` is POST only and answers ``token``, ``JSESSIONID`` and ``routing_id``; the token lives
+  for the logged-in session (the vendor's ``login`` page), so the shared value is the whole
+  :class:`LuminateSession` and the calls using its token send ``Cookie: JSESSIONID=...`` back.
 - Error codes (the vendor's public error-code page; the mapping is ours): 2, 3, 4, 5, 7 and 904 are
-  credential errors (not retried); 6 and 9 bad requests; 907 job not found (the not-found grace
+  credential errors (not retried); 6, 8 (more than one constituent matched), 9 and 10 (missing
+  fields, older pages) bad requests; 907 job not found (the not-found grace
   applies); 908 "job not ready" keeps waiting; 909 contacts gone is a clear permanent error; 1 is
   transient; any other code is permanent and quoted. A failed login is a credential error whatever
   its code (except 1, 2 and 4).
@@ -281,12 +285,29 @@ def with_contacts(result: ImportResult, payload: Any, token_hint: str = "") -> I
     return dataclasses.replace(result, total=contacts_count(payload))
 
 
-def login_token(payload: Any, login_name: str | None) -> str:
-    """The session token from a ``loginResponse``."""
+@dataclass(frozen=True)
+class LuminateSession:
+    """A constituent's logged-in session: the ``login`` answer's ``token``, ``JSESSIONID`` and ``routing_id``.
+
+    The token lives for the logged-in session (the vendor's ``login`` page), so the calls that use
+    it send the session's ``JSESSIONID`` back as a cookie; the shared transport keeps no cookie
+    jar, so the session carries it explicitly.
+    """
+
+    token: str
+    jsessionid: str | None = None
+    routing_id: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        return {"Cookie": f"JSESSIONID={self.jsessionid}"} if self.jsessionid else {}
+
+
+def login_session(payload: Any, login_name: str | None) -> LuminateSession:
+    """The session from a ``loginResponse``."""
     token = optional_str(payload, "token") if isinstance(payload, dict) else None
     if token is None:
         raise AuthenticationError(f"login of constituent {login_name!r} returned no token", vendor=VENDOR)
-    return token
+    return LuminateSession(token, optional_str(payload, "JSESSIONID"), optional_str(payload, "routing_id"))
 
 
 class LuminateImportStart(NamedTuple):
@@ -314,11 +335,18 @@ def common_params(settings: LuminateSettings, method: str) -> dict[str, str]:
 
 
 def api_request(
-    settings: LuminateSettings, method: str, params: Mapping[str, str], token: str, *, idempotent: bool = True
+    settings: LuminateSettings,
+    method: str,
+    params: Mapping[str, str],
+    token: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    idempotent: bool = True,
 ) -> HttpRequest:
     """A ``CRAddressBookAPI`` call: POST, every parameter (key and token too) in the form body."""
     form = {**common_params(settings, method), **params, settings.token_param: token}
-    return HttpRequest.with_form("POST", servlet_url(settings, ADDRESS_BOOK_SERVLET), form, idempotent=idempotent)
+    url = servlet_url(settings, ADDRESS_BOOK_SERVLET)
+    return HttpRequest.with_form("POST", url, form, headers=dict(headers or {}), idempotent=idempotent)
 
 
 def login_request(settings: LuminateSettings) -> HttpRequest:
@@ -348,8 +376,8 @@ def read_response(response: HttpResponse, method: str, secrets: tuple[str, ...])
     return payload
 
 
-def decode_login(response: HttpResponse, settings: LuminateSettings) -> Fresh[str]:
-    """Pure parser of a ``login`` answer: the session token (kept until Luminate refuses it)."""
+def decode_login(response: HttpResponse, settings: LuminateSettings) -> Fresh[LuminateSession]:
+    """Pure parser of a ``login`` answer: the session (kept until Luminate refuses its token)."""
     payload = read_response(response, LOGIN_METHOD, settings.secret_values())
     if isinstance(payload, LuminateError):
         if payload.code == UNABLE_TO_PROCESS or payload.code in SITE_CREDENTIAL_CODES:
@@ -357,12 +385,12 @@ def decode_login(response: HttpResponse, settings: LuminateSettings) -> Fresh[st
         raise AuthenticationError(
             f"login of constituent {settings.login_name!r} failed ({payload.describe()})", vendor=VENDOR
         )
-    token = login_token(payload, settings.login_name)
-    return Fresh(token, secrets=(token,))
+    session = login_session(payload, settings.login_name)
+    return Fresh(session, secrets=tuple(value for value in (session.token, session.jsessionid) if value))
 
 
-def session_token(settings: LuminateSettings, refused: str | None = None) -> Shared[str]:
-    """The process-wide login token of this site, key and constituent (one login in flight)."""
+def login_shared(settings: LuminateSettings, refused: LuminateSession | None = None) -> Shared[LuminateSession]:
+    """The process-wide login session of this site, key and constituent (one login in flight)."""
     return Shared(
         settings.session_key,
         login_request(settings),
@@ -374,15 +402,22 @@ def session_token(settings: LuminateSettings, refused: str | None = None) -> Sha
 def call_flow(
     settings: LuminateSettings, method: str, params: Mapping[str, str], *, idempotent: bool = True
 ) -> Flow[Any]:
-    """One authenticated ``CRAddressBookAPI`` call; a rejected login token is renewed once."""
-    token = settings.auth_token if settings.auth_token is not None else (yield session_token(settings))
-    response = yield api_request(settings, method, params, token, idempotent=idempotent)
-    payload = read_response(response, method, (*settings.secret_values(), token))
-    if settings.uses_login and isinstance(payload, LuminateError) and payload.code in TOKEN_REJECTED_CODES:
+    """One authenticated ``CRAddressBookAPI`` call; a rejected login session is renewed once."""
+    if settings.auth_token is not None:
+        response = yield api_request(settings, method, params, settings.auth_token, idempotent=idempotent)
+        return read_response(response, method, settings.secret_values())
+    session: LuminateSession = yield login_shared(settings)
+    response = yield api_request(
+        settings, method, params, session.token, headers=session.headers(), idempotent=idempotent
+    )
+    payload = read_response(response, method, (*settings.secret_values(), session.token))
+    if isinstance(payload, LuminateError) and payload.code in TOKEN_REJECTED_CODES:
         log.info("Luminate rejected the session token (%s); logging in again", payload.describe())
-        token = yield session_token(settings, refused=token)
-        response = yield api_request(settings, method, params, token, idempotent=idempotent)
-        payload = read_response(response, method, (*settings.secret_values(), token))
+        session = yield login_shared(settings, refused=session)
+        response = yield api_request(
+            settings, method, params, session.token, headers=session.headers(), idempotent=idempotent
+        )
+        payload = read_response(response, method, (*settings.secret_values(), session.token))
     return payload
 
 

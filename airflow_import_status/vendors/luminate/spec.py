@@ -53,7 +53,14 @@ TOKEN_REJECTED_CODES = frozenset({"3", "5", "7"})
 """Codes after which a login token is renewed (once)."""
 SITE_CREDENTIAL_CODES = frozenset({"2", "4"})
 """API key and source IP errors: reported as such even when ``login`` is the call refused."""
-BAD_REQUEST_ERRORS = {"6": "no or invalid method", "9": "required parameters missing"}
+# The vendor's public error-code page (Luminate Online Client API "Error Codes"), per the seeds README:
+# 8 more than one constituent matched, 10 missing fields (older pages) are bad requests too.
+BAD_REQUEST_ERRORS = {
+    "6": "no or invalid method",
+    "8": "more than one constituent matched",
+    "9": "required parameters missing",
+    "10": "required fields missing",
+}
 UNABLE_TO_PROCESS = "1"
 JOB_NOT_FOUND = "907"
 JOB_NOT_READY = "908"

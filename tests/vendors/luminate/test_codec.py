@@ -15,7 +15,13 @@ from airflow_import_status.errors import (
     VendorPayloadError,
 )
 from airflow_import_status.result import ImportState
-from airflow_import_status.vendors.luminate.codec import contacts_count, envelope_payload, parse_job_status
+from airflow_import_status.vendors.luminate.codec import (
+    LuminateSession,
+    contacts_count,
+    envelope_payload,
+    login_session,
+    parse_job_status,
+)
 from airflow_import_status.vendors.luminate.spec import CONTACTS_METHOD as CONTACTS
 
 # The seed's examples, verbatim.
@@ -115,7 +121,10 @@ def test_job_not_ready_keeps_waiting():
         ("4", AuthenticationError),
         ("5", AuthenticationError),
         ("7", AuthenticationError),
+        ("6", BadRequestError),
+        ("8", BadRequestError),
         ("9", BadRequestError),
+        ("10", BadRequestError),
         ("907", JobNotFoundError),
         ("909", PermanentVendorError),
         ("999", PermanentVendorError),
@@ -125,6 +134,26 @@ def test_error_codes_map_to_typed_errors(code, error):
     with pytest.raises(error, match=f"Luminate error {code}") as caught:
         parse_job_status(_error_json(code), 8)
     assert type(caught.value) is error
+
+
+@pytest.mark.parametrize(
+    ("code", "meaning"), [("8", "more than one constituent matched"), ("10", "required fields missing")]
+)
+def test_codes_8_and_10_are_bad_requests_naming_their_meaning(code, meaning):
+    with pytest.raises(BadRequestError, match=meaning):
+        parse_job_status(_error_json(code), 8)
+
+
+def test_login_answer_gives_token_session_and_routing_id():
+    body = json.dumps(
+        {"loginResponse": {"cons_id": "1", "token": "tok-1", "JSESSIONID": "ABC.app", "routing_id": "r1"}}
+    )
+    session = login_session(envelope_payload(body, "", "login"), "bot")
+    assert session == LuminateSession("tok-1", "ABC.app", "r1")
+    assert session.headers() == {"Cookie": "JSESSIONID=ABC.app"}
+    assert LuminateSession("tok-1").headers() == {}
+    with pytest.raises(AuthenticationError, match="returned no token"):
+        login_session({"JSESSIONID": "ABC.app"}, "bot")
 
 
 def test_xml_error_response():

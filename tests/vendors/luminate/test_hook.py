@@ -19,6 +19,8 @@ from airflow_import_status.hooks.luminate import LuminateHook
 from airflow_import_status.result import ImportState
 from airflow_import_status.runtime import RUNTIME
 from airflow_import_status.vendors.luminate import simulator as sim_luminate
+from airflow_import_status.vendors.luminate.codec import LuminateSession, call_flow
+from airflow_import_status.vendors.luminate.spec import STATUS_METHOD
 
 
 def _error_json(code: str, message: str = "boom") -> str:
@@ -242,3 +244,53 @@ def test_start_import_then_poll(sim):
     assert results[-1].details["events"] == ["Received authorization", "Importing Contacts", "Import complete"]
     with pytest.raises(BadRequestError, match="required parameters missing"):
         hook.start_import("GOOGLE", callback_url="")
+
+
+def test_no_credential_in_any_request_url(sim, simulator_server, monkeypatch):
+    job = sim.create_job("luminate", polls=2, counters={"total": 3})
+    hook = LuminateHook()
+    hook.get_import_status(job["job_id"])
+    asyncio.run(hook.aget_import_status(job["job_id"], count_contacts=True))
+    hook.start_import("GOOGLE", callback_url="https://example.org/cb")
+    conn_id = _fixed_token(
+        simulator_server, monkeypatch, "luminate_fixed_url", sso_auth_token=sim_luminate.SSO_AUTH_TOKEN
+    )
+    LuminateHook(luminate_conn_id=conn_id).get_import_status(job["job_id"])
+    log = sim.requests("luminate")
+    assert {entry["method"] for entry in log} == {"POST"}
+    assert len(log) == 6 and all("query" in entry for entry in log)
+    secrets = (sim_luminate.API_KEY, sim_luminate.PASSWORD, sim_luminate.SSO_AUTH_TOKEN, sim_luminate.USER_NAME)
+    for entry in log:
+        url = f"{entry['path']}?{entry['query']}"
+        assert not any(secret in url for secret in secrets), url
+        assert "token" not in entry["query"] and "api_key" not in entry["query"], url
+
+
+def test_login_session_cookie_is_sent_back_with_the_token(sim):
+    job = sim.create_job("luminate", polls=1)
+    hook = LuminateHook()
+    assert hook.get_import_status(job["job_id"]).state is ImportState.SUCCEEDED
+    flow = call_flow(hook.get_settings(), STATUS_METHOD, {"import_job_id": job["job_id"]})
+    shared = next(flow)
+    session = LuminateSession("a-token", "SESSION123.app", None)
+    request = flow.send(session)
+    assert request.headers["Cookie"] == "JSESSIONID=SESSION123.app"
+    assert "a-token" not in request.full_url and b"sso_auth_token=a-token" in request.content
+    assert shared.request.method == "POST" and b"password=" in shared.request.content
+    assert "password" not in shared.request.full_url
+
+
+def test_a_login_token_without_its_session_is_refused(sim, monkeypatch):
+    monkeypatch.setattr(LuminateSession, "headers", lambda self: {})
+    job = sim.create_job("luminate", polls=1)
+    with pytest.raises(AuthenticationError, match="even after a fresh login"):
+        LuminateHook().get_import_status(job["job_id"])
+    assert len(_logins(sim)) == 2
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+def test_more_than_one_constituent_is_a_bad_request_not_retried(sim, use_async):
+    sim.add_fault("luminate", "status", status=403, body=_error_json("8"), path_contains="CRAddressBookAPI")
+    hook = LuminateHook()
+    with pytest.raises(BadRequestError, match="more than one constituent matched"):
+        asyncio.run(hook.aget_import_status("1")) if use_async else hook.get_import_status("1")
