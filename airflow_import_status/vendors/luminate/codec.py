@@ -11,9 +11,9 @@ Choices (configurable on the connection where it matters):
   process, keyed by a hash of site, API key and credentials; when Luminate rejects it (codes 3, 5
   or 7) the flow asks for it again once with ``refused=token`` and repeats the call.
 - No credential in any URL: every call is a POST with a form body carrying ``api_key``, the token
-  and the login credentials ("Blackbaud recommends sending ``sso_auth_token`` as a POST parameter
-  rather than in a URL": the vendor's Client API login / single sign-on pages, per the seeds README;
-  the Client API pages document GET or POST for every method).
+  and the login credentials (Blackbaud's "getSingleSignOnToken" page: the single sign-on token
+  "should be included as a POST parameter in all API requests"; the Client API method pages list
+  GET and POST for every method used here).
 - ``login`` is POST only and answers ``token``, ``JSESSIONID`` and ``routing_id``; the token lives
   for the logged-in session (the vendor's ``login`` page), so the shared value is the whole
   :class:`LuminateSession` and the calls using its token send ``Cookie: JSESSIONID=...`` back.
@@ -289,7 +289,8 @@ def with_contacts(result: ImportResult, payload: Any, token_hint: str = "") -> I
 class LuminateSession:
     """A constituent's logged-in session: the ``login`` answer's ``token``, ``JSESSIONID`` and ``routing_id``.
 
-    The token lives for the logged-in session (the vendor's ``login`` page), so the calls that use
+    The token lives for the logged-in session (the vendor's Client API ``login`` page; its
+    ``loginResponse`` carries ``token``, ``JSESSIONID`` and ``routing_id``), so the calls that use
     it send the session's ``JSESSIONID`` back as a cookie; the shared transport keeps no cookie
     jar, so the session carries it explicitly.
     """
