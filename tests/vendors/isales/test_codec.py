@@ -238,6 +238,7 @@ def test_requests_sign_the_exact_bytes_sent():
     url = query_url(settings.base_url, 12)
     request = signed_json_request(settings, url, query_body(0, 10, SEED_TASK_ID))
     assert json.loads(request.content) == json.loads(SEED_REQUEST)
+    assert b" " not in request.content
     assert request.headers["Host"] == "10.1.2.3:28090"
     assert request.headers["Content-Length"] == str(len(request.content))
     assert request.headers["Authorization"] == sign_request("POST", url, request.headers, request.content, **SIGN)
