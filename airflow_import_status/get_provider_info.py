@@ -32,78 +32,6 @@ def _fields(**fields: Any) -> dict[str, Any]:
 
 _LEGACY_CONNECTION_TYPES: list[dict[str, Any]] = [
     {
-        "hook-class-name": "airflow_import_status.hooks.isales.ISalesHook",
-        "hook-name": "Huawei CC-iSales",
-        "connection-type": "isales",
-        "conn-fields": _fields(
-            signed_headers={
-                "label": "Signed headers (';'-separated, inferred)",
-                "schema": {"type": ["string", "null"], "default": "content-length;content-type;host"},
-            },
-            page_size={
-                "label": "Page size (limit, 1..100)",
-                "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 100, "default": 100},
-            },
-            send_task_ids={
-                "label": "Send importTaskIds (filter on the server)",
-                "schema": {"type": ["boolean", "null"], "default": True},
-            },
-            transient_result_codes={
-                "label": "Result codes to retry (comma-separated)",
-                "schema": {"type": ["string", "null"]},
-            },
-            vdn_id={
-                "label": "VDN id for the connection test",
-                "schema": {"type": ["integer", "null"], "minimum": 1, "maximum": 9999, "default": 1},
-            },
-        ),
-        "ui-field-behaviour": {
-            "hidden-fields": ["schema", "extra"],
-            "relabeling": {"host": "Server (https://ip)", "login": "AK", "password": "SK"},
-            "placeholders": {"host": "https://10.0.0.1", "port": "28090"},
-        },
-    },
-    {
-        "hook-class-name": "airflow_import_status.hooks.luminate.LuminateHook",
-        "hook-name": "Luminate Online",
-        "connection-type": "luminate",
-        "conn-fields": _fields(
-            api_key={
-                "label": "API key (CONVIO_API_KEY)",
-                "schema": {"type": "string", "format": "password"},
-            },
-            sso_auth_token={
-                "label": "Fixed sso_auth_token (instead of login/password)",
-                "schema": {"type": ["string", "null"], "format": "password"},
-            },
-            auth_token={
-                "label": "Fixed auth token, sent as 'auth' (instead of login/password)",
-                "schema": {"type": ["string", "null"], "format": "password"},
-            },
-            response_format={
-                "label": "Response format",
-                "schema": {"type": ["string", "null"], "enum": ["json", "xml", None], "default": "json"},
-            },
-            suppress_response_codes={
-                "label": "Send suppress_response_codes=true (errors come back as HTTP 200)",
-                "schema": {"type": ["boolean", "null"], "default": False},
-            },
-            count_contacts={
-                "label": "On success, count the imported contacts (getAddressBookImportContacts)",
-                "schema": {"type": ["boolean", "null"], "default": False},
-            },
-        ),
-        "ui-field-behaviour": {
-            "hidden-fields": ["schema", "port", "extra"],
-            "relabeling": {
-                "host": "Site base URL",
-                "login": "Constituent user name",
-                "password": "Constituent password",
-            },
-            "placeholders": {"host": "https://secure2.convio.net/myorganization"},
-        },
-    },
-    {
         "hook-class-name": "airflow_import_status.hooks.mypreferences.MyPreferencesHook",
         "hook-name": "PossibleNOW MyPreferences",
         "connection-type": "mypreferences",
@@ -177,7 +105,7 @@ _LEGACY_CONNECTION_TYPES: list[dict[str, Any]] = [
 ]
 """Vendors not yet declared as a spec (moving to ``vendors/<key>/``)."""
 
-_LEGACY_MODULES = ("luminate", "isales", "mypreferences")
+_LEGACY_MODULES = ("mypreferences",)
 
 
 def _module(class_name: str) -> str:

@@ -130,54 +130,6 @@ def case_from_spec(vendor: str) -> VendorCase:
     )
 
 
-def _isales() -> VendorCase:
-    from airflow_import_status.errors import JobNotFoundError
-    from airflow_import_status.hooks.isales import STATUS_TABLE, parse_import_status
-    from airflow_import_status.sensors.isales import ISalesImportSensor
-    from airflow_import_status.simulators.isales import SECRET_KEY
-    from tests.test_isales import SEED_RESPONSE, SEED_TASK_ID
-
-    def parse(body: bytes) -> ImportResult:
-        result = parse_import_status(body, SEED_TASK_ID)
-        if result is None:
-            raise JobNotFoundError("not on this page", vendor="isales")
-        return result
-
-    return VendorCase(
-        vendor="isales",
-        sensor_class=ISalesImportSensor,
-        job_params={"vdn_id": 7},
-        job_kwargs=lambda job: {"vdn_id": 7, "import_task_id": job["job_id"]},
-        bad_credentials={"password": "wrong-isales-secret-key"},
-        secrets=(SECRET_KEY,),
-        parse=parse,
-        sample=SEED_RESPONSE.encode(),
-        success_statuses=STATUS_TABLE.succeeded,
-        id_field="import_task_id",
-        status_request={"method": "POST", "path_contains": "queryDataImportTask"},
-    )
-
-
-def _luminate() -> VendorCase:
-    from airflow_import_status.hooks.luminate import STATUS_TABLE, parse_job_status
-    from airflow_import_status.sensors.luminate import LuminateImportSensor
-    from airflow_import_status.simulators.luminate import API_KEY, PASSWORD, SSO_AUTH_TOKEN
-    from tests.test_luminate import SEED_JSON
-
-    return VendorCase(
-        vendor="luminate",
-        sensor_class=LuminateImportSensor,
-        job_params={},
-        job_kwargs=lambda job: {"import_job_id": int(job["job_id"])},
-        bad_credentials={"password": "wrong-luminate-password"},
-        secrets=(API_KEY, PASSWORD, SSO_AUTH_TOKEN),
-        parse=lambda body: parse_job_status(body, 1),
-        sample=SEED_JSON.encode(),
-        success_statuses=STATUS_TABLE.succeeded,
-        status_request={"path_contains": "CRAddressBookAPI"},
-    )
-
-
 def _mypreferences() -> VendorCase:
     from airflow_import_status.hooks.mypreferences import DEFAULT_STATUS_TABLE, parse_bulk_import_status
     from airflow_import_status.sensors.mypreferences import MyPreferencesImportSensor
@@ -201,8 +153,6 @@ def _mypreferences() -> VendorCase:
 
 
 _LEGACY_CASES: dict[str, Callable[[], VendorCase]] = {
-    "isales": _isales,
-    "luminate": _luminate,
     "mypreferences": _mypreferences,
 }
 

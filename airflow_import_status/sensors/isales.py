@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-from airflow_import_status.hooks.isales import ISalesHook
 from airflow_import_status.sensors.base import ImportStatusSensor
+from airflow_import_status.vendors.isales.spec import SPEC
 
 
 class ISalesImportSensor(ImportStatusSensor):
@@ -21,22 +18,4 @@ class ISalesImportSensor(ImportStatusSensor):
     Every other parameter is :class:`~airflow_import_status.sensors.base.ImportStatusSensor`'s.
     """
 
-    hook_class = ISalesHook
-    job_fields = ("vdn_id", "campaign_id", "import_task_id")
-    """The task id last: cross-vendor code takes the last job field as the job id."""
-    template_fields: Sequence[str] = ("vdn_id", "import_task_id", "campaign_id", "isales_conn_id")
-
-    def __init__(
-        self,
-        *,
-        vdn_id: int | str,
-        import_task_id: str,
-        campaign_id: str | None = None,
-        isales_conn_id: str = ISalesHook.default_conn_name,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.vdn_id = vdn_id
-        self.import_task_id = import_task_id
-        self.campaign_id = campaign_id
-        self.isales_conn_id = isales_conn_id
+    spec = SPEC

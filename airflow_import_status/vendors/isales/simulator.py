@@ -6,7 +6,7 @@
 resultDesc, returnCode, returnDesc}``: the tasks of that VDN (and campaign), newest first,
 filtered by ``importTaskIds`` when given, one page of them. Parameter errors are HTTP 200 with
 the seed's codes (0200001, 02000001, 02000006, 02000008, 02000011). Every request must carry
-a valid ``auth-v2`` AK/SK signature (see :mod:`airflow_import_status.hooks.isales`) no more
+a valid ``auth-v2`` AK/SK signature (see :mod:`airflow_import_status.vendors.isales.codec`) no more
 than 15 minutes off the server clock, else HTTP 401.
 
 Scripted jobs take ``params`` ``{"vdn_id", "campaign_id"}`` (blacklist when no campaign) and
@@ -20,25 +20,36 @@ with ``{"fileName", "content"}`` (one phone number per line) create a task and a
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
 import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qsl, quote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from airflow_import_status.hooks.isales import AUTH_VERSION, MAX_PAGE_SIZE, MAX_VDN_ID, SUCCESS_CODE, sign_request
-from airflow_import_status.simulators.core import SimJob, VendorSimulator, default_script
+from airflow_import_status.simulators.core import SAMPLE_JOB_ID, SimJob, SimulatorState, VendorSimulator, default_script
+from airflow_import_status.vendors.isales.spec import AUTH_VERSION, MAX_PAGE_SIZE, MAX_VDN_ID, SUCCESS_CODE
 
 ACCESS_KEY = "isales-sim-ak"
 SECRET_KEY = "isales-sim-sk"
 MAX_CLOCK_SKEW = timedelta(minutes=15)
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+"""auth-v2's ``yyyy-MM-dd'T'HH:mm:ss.SSS'Z'``: a timestamp without milliseconds is refused."""
 MAX_TASK_IDS = 100
 STATUS_BY_STATE = {"pending": "0", "running": "1", "succeeded": "2", "failed": "3"}
 PREFIX = "/rest/isales/v1/openapi/campaigns/{vdn_id}"
+
+
+def _pct(value: str | bytes) -> str:
+    """auth-v2's percent-encoding: every byte outside ``A-Z a-z 0-9 - . _ ~`` as ``%XX``."""
+    return quote(value if isinstance(value, bytes) else value.encode(), safe="-._~")
 
 
 def _now() -> str:
@@ -73,6 +84,24 @@ def _non_negative_int(body: dict[str, Any], name: str) -> int:
 class ISalesSimulator(VendorSimulator):
     name = "isales"
     conn_id = "isales_default"
+    secrets = (SECRET_KEY,)
+    bad_credentials = {"password": "wrong-isales-secret-key"}
+    job_params = {"vdn_id": 7}
+    status_request = {"method": "POST", "path_contains": "queryDataImportTask"}
+
+    @classmethod
+    def sample_status(cls) -> bytes:
+        """The seed's example answer, about task ``SAMPLE_JOB_ID`` of VDN 7."""
+        step = {"state": "succeeded", "progress": 100, "counters": {"imported": 90, "duplicates": 6, "failed": 4}}
+        job = SimJob(cls.name, SAMPLE_JOB_ID, [step], params={"vdn_id": "7", "campaign_id": None})
+        task = cls(SimulatorState()).task_view(job, step)
+        codes = {
+            "resultCode": SUCCESS_CODE,
+            "resultDesc": "success",
+            "returnCode": SUCCESS_CODE,
+            "returnDesc": "success",
+        }
+        return json.dumps({"result": [task], **codes}).encode()
 
     @classmethod
     def connection(cls, base_url: str) -> dict[str, Any]:
@@ -95,29 +124,34 @@ class ISalesSimulator(VendorSimulator):
 
     # ----- auth -------------------------------------------------------------------------------
     @staticmethod
-    def _authorized(request: Request) -> bool:
-        """Recompute the ``auth-v2`` signature from the request as received."""
-        header = request.headers.get("authorization", "")
-        parts = header.split("/")
+    async def _authorized(request: Request) -> bool:
+        """Recompute the whole ``auth-v2`` signature from the request as received, with the SK.
+
+        Written out here from the rules ("Huawei CC-iSales demo / its public ports"), not by calling
+        the provider's signer, so a signer bug fails the tests: both encodings (hex, base64) are
+        accepted; the timestamp must carry milliseconds and be within 15 minutes of now.
+        """
+        parts = request.headers.get("authorization", "").split("/", 4)
         if len(parts) != 5 or parts[0] != AUTH_VERSION or parts[1] != ACCESS_KEY:
             return False
-        try:
-            signed_at = datetime.strptime(parts[2], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-        except ValueError:
+        _, _, timestamp, names, signature = parts
+        if not TIMESTAMP.fullmatch(timestamp):
             return False
-        signed_headers = tuple(parts[3].split(";"))
-        if abs(datetime.now(UTC) - signed_at) > MAX_CLOCK_SKEW or "host" not in signed_headers:
+        signed_at = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        signed = names.split(";")
+        if abs(datetime.now(UTC) - signed_at) > MAX_CLOCK_SKEW or "host" not in signed or signed != sorted(signed):
             return False
-        expected = sign_request(
-            request.method,
-            str(request.url),
-            request.headers,
-            access_key=ACCESS_KEY,
-            secret_key=SECRET_KEY,
-            now=signed_at,
-            signed_headers=signed_headers,
+        query = "&".join(
+            sorted(f"{_pct(k)}={_pct(v)}" for k, v in parse_qsl(request.url.query, keep_blank_values=True))
         )
-        return hmac.compare_digest(expected, header)
+        lines = "\n".join(f"{_pct(name)}:{_pct(request.headers.get(name, '').strip())}" for name in signed)
+        path = request.scope.get("raw_path", b"").decode() or request.url.path
+        canonical = "\n".join(("POST", path, query, names, lines, _pct(await request.body()))).encode()
+        prefix = f"{AUTH_VERSION}/{ACCESS_KEY}/{timestamp}/{names}".encode()
+        key = hmac.new(SECRET_KEY.encode(), prefix, hashlib.sha256)
+        hex_signature = hmac.new(key.hexdigest().encode(), canonical, hashlib.sha256).hexdigest()
+        b64_signature = base64.b64encode(hmac.new(key.digest(), canonical, hashlib.sha256).digest()).decode()
+        return any(hmac.compare_digest(signature, expected) for expected in (hex_signature, b64_signature))
 
     @staticmethod
     def _scope(request: Request) -> tuple[str, str | None]:
@@ -139,7 +173,7 @@ class ISalesSimulator(VendorSimulator):
 
     # ----- endpoints ----------------------------------------------------------------------------
     async def query_tasks(self, request: Request) -> Response:
-        if not self._authorized(request):
+        if not await self._authorized(request):
             return Response("Unauthorized", status_code=401, media_type="text/plain")
         try:
             vdn_id, campaign_id = self._scope(request)
@@ -173,7 +207,7 @@ class ISalesSimulator(VendorSimulator):
         return _coded(SUCCESS_CODE, "success", result=page, count=len(visible))
 
     async def import_file(self, request: Request) -> Response:
-        if not self._authorized(request):
+        if not await self._authorized(request):
             return Response("Unauthorized", status_code=401, media_type="text/plain")
         try:
             vdn_id, campaign_id = self._scope(request)
@@ -206,7 +240,7 @@ class ISalesSimulator(VendorSimulator):
     # ----- rendering ----------------------------------------------------------------------------
     def task_view(self, job: SimJob, step: dict[str, Any]) -> dict[str, Any]:
         """Render a scripted step as a ``DataImportTask``."""
-        counters = next((s["counters"] for s in reversed(job.script) if s.get("counters")), {})
+        counters: dict[str, Any] = next((s["counters"] for s in reversed(job.script) if s.get("counters")), {})
         state = step["state"]
         terminal = state in ("succeeded", "failed")
         scale = 1.0 if terminal else int(step.get("progress", 0)) / 100

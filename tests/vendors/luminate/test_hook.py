@@ -1,4 +1,4 @@
-"""Luminate: pure parsers, the hook over a real socket (sync, async), the sensor in every mode, the example DAG."""
+"""LuminateHook against the Luminate simulator over a real socket, both paths."""
 
 from __future__ import annotations
 
@@ -14,175 +14,24 @@ from airflow_import_status.errors import (
     JobNotFoundError,
     PermanentVendorError,
     TransientVendorError,
-    VendorPayloadError,
 )
-from airflow_import_status.hooks import luminate
-from airflow_import_status.hooks.luminate import (
-    CONTACTS_METHOD as CONTACTS,
-)
-from airflow_import_status.hooks.luminate import (
-    LuminateHook,
-    contacts_count,
-    envelope_payload,
-    parse_job_status,
-)
+from airflow_import_status.hooks.luminate import LuminateHook
 from airflow_import_status.result import ImportState
-from airflow_import_status.sensors.luminate import LuminateImportSensor
-from airflow_import_status.simulators import luminate as sim_luminate
-from tests.sensor_harness import MODES, run_sensor
-
-# The seed's examples, verbatim.
-SEED_XML = """<?xml version="1.0" encoding="UTF-8"?>
-<getAddressBookImportJobStatusResponse xsi:schemaLocation="http://convio.com/crm/v1.0 http://service.convio.net/xmlschema/crm.public.v1.xsd" xmlns="http://convio.com/crm/v1.0" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-  <jobStatus>PENDING</jobStatus>
-  <events>
-    <event>Received authorization</event>
-    <event>Importing Contacts</event>
-  </events>
-</getAddressBookImportJobStatusResponse>
-"""  # noqa: E501
-SEED_JSON = (
-    '{"getAddressBookImportJobStatusResponse":{"jobStatus":"PENDING","events":{"event":'
-    '["Received authorization","Importing Contacts"]}}}'
-)
-CONTACTS_XML = """<?xml version="1.0" encoding="UTF-8"?>
-<getAddressBookImportContactsResponse xsi:schemaLocation="http://convio.com/crm/v1.0 http://service.convio.net/xmlschema/crm.public.v1.xsd" xmlns="http://convio.com/crm/v1.0" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-  <contact> <firstName>Adam</firstName> <lastName>Adams</lastName> <email>aadams@address.net</email> </contact>
-  <contact> <firstName>Brian</firstName> <lastName>Brians</lastName> <email>bbrians@address.net</email> </contact>
-  <contact> <firstName>Charlie</firstName> <lastName>Charles</lastName> <email>ccharles@address.net</email> </contact>
-</getAddressBookImportContactsResponse>"""  # noqa: E501
-
-
-def _status_json(status: str, events: object = None) -> str:
-    body: dict = {"jobStatus": status}
-    if events is not None:
-        body["events"] = events
-    return json.dumps({"getAddressBookImportJobStatusResponse": body})
+from airflow_import_status.runtime import RUNTIME
+from airflow_import_status.vendors.luminate import simulator as sim_luminate
+from airflow_import_status.vendors.luminate.codec import LuminateSession, call_flow
+from airflow_import_status.vendors.luminate.spec import STATUS_METHOD
 
 
 def _error_json(code: str, message: str = "boom") -> str:
     return json.dumps({"errorResponse": {"code": code, "message": message}})
 
 
-# ----- pure parsers ------------------------------------------------------------------------------
-@pytest.mark.parametrize("body", [SEED_XML, SEED_JSON], ids=["xml", "json"])
-def test_seed_examples_parse_to_running_with_events(body):
-    result = parse_job_status(body, 17)
-    assert result.state is ImportState.RUNNING
-    assert result.vendor == "luminate"
-    assert result.job_id == "17"
-    assert result.vendor_status == "PENDING"
-    assert result.details == {"events": ["Received authorization", "Importing Contacts"]}
-    assert result.message == "Importing Contacts"
-    assert result.total is None
-    assert result.warnings == []
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        _status_json("SUCCESS", {"event": "Import complete"}),
-        '<getAddressBookImportJobStatusResponse xmlns="http://convio.com/crm/v1.0"><jobStatus>SUCCESS</jobStatus>'
-        "<events><event>Import complete</event></events></getAddressBookImportJobStatusResponse>",
-    ],
-    ids=["json-bare-string", "xml-single-event"],
-)
-def test_single_event_is_a_bare_string(body):
-    result = parse_job_status(body, 3)
-    assert result.state is ImportState.SUCCEEDED
-    assert result.details["events"] == ["Import complete"]
-    assert result.message == "Import complete"
-
-
-def test_failure_is_failed_with_last_event_as_message():
-    result = parse_job_status(_status_json("FAILURE", {"event": ["Received authorization", "Access denied"]}), 4)
-    assert result.state is ImportState.FAILED
-    assert result.message == "Access denied"
-
-
-@pytest.mark.parametrize("events", [None, "", {"event": ""}, {"event": []}])
-def test_no_events(events):
-    result = parse_job_status(_status_json("PENDING", events), 5)
-    assert result.details["events"] == []
-    assert result.message is None
-
-
-def test_unknown_status_keeps_waiting_with_a_warning():
-    result = parse_job_status(_status_json("CANCELLED"), 6)
-    assert result.state is ImportState.PENDING
-    assert "CANCELLED" in result.warnings[0]
-
-
-def test_job_not_ready_keeps_waiting():
-    result = parse_job_status(_error_json("908", "The specified job is not ready."), 7)
-    assert result.state is ImportState.PENDING
-    assert result.details["error_code"] == "908"
-
-
-@pytest.mark.parametrize(
-    ("code", "error"),
-    [
-        ("1", TransientVendorError),
-        ("2", AuthenticationError),
-        ("3", AuthenticationError),
-        ("4", AuthenticationError),
-        ("5", AuthenticationError),
-        ("7", AuthenticationError),
-        ("9", BadRequestError),
-        ("907", JobNotFoundError),
-        ("909", PermanentVendorError),
-        ("999", PermanentVendorError),
-    ],
-)
-def test_error_codes_map_to_typed_errors(code, error):
-    with pytest.raises(error, match=f"Luminate error {code}") as caught:
-        parse_job_status(_error_json(code), 8)
-    assert type(caught.value) is error
-
-
-def test_xml_error_response():
-    body = (
-        '<errorResponse xmlns="http://convio.com/crm/v1.0"><code>907</code>'
-        "<message>The specified job could not be found.</message></errorResponse>"
-    )
-    with pytest.raises(JobNotFoundError, match="could not be found"):
-        parse_job_status(body, 9)
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        "not json",
-        "{}",
-        '{"somethingElseResponse": {"jobStatus": "SUCCESS"}}',
-        _status_json("PENDING").replace('"jobStatus": "PENDING"', '"events": ""'),
-        _status_json("PENDING", {"event": [{"nested": "x"}]}),
-        _status_json("PENDING", ["Received authorization"]),
-        '{"errorResponse": {"message": "no code"}}',
-        "<getAddressBookImportJobStatusResponse><jobStatus>PENDING</jobStatus>",
-    ],
-)
-def test_malformed_payloads_are_payload_errors(body):
-    with pytest.raises(VendorPayloadError):
-        parse_job_status(body, 10)
-
-
-def test_contacts_count_from_seed_xml_and_json_forms():
-    assert contacts_count(envelope_payload(CONTACTS_XML, "", CONTACTS)) == 3
-    one = '{"getAddressBookImportContactsResponse":{"contact":{"firstName":"Adam","email":"a@b.net"}}}'
-    assert contacts_count(envelope_payload(one, "", CONTACTS)) == 1
-    assert contacts_count(envelope_payload('{"getAddressBookImportContactsResponse":{}}', "", CONTACTS)) == 0
-    assert contacts_count(envelope_payload('<getAddressBookImportContactsResponse xmlns="x"/>', "", CONTACTS)) == 0
-    with pytest.raises(VendorPayloadError):
-        contacts_count({"contact": "Adam"})
-
-
-# ----- hook over a real socket ---------------------------------------------------------------------
 @pytest.fixture(autouse=True)
 def _fresh_tokens():
-    luminate.TOKENS.clear()
+    RUNTIME.reset()
     yield
-    luminate.TOKENS.clear()
+    RUNTIME.reset()
 
 
 def _connection(simulator_server, monkeypatch, conn_id: str, **overrides) -> str:
@@ -270,7 +119,7 @@ def test_rejected_login_token_is_renewed_once(sim):
     assert LuminateHook().get_import_status(job["job_id"]).state is ImportState.SUCCEEDED
     assert len(_logins(sim)) == 2
 
-    luminate.TOKENS.clear()
+    RUNTIME.reset()
     sim.add_fault("luminate", "status", times=2, body=_error_json("3", "Authorization failed."), **rejected)
     with pytest.raises(AuthenticationError, match="even after a fresh login"):
         asyncio.run(LuminateHook().aget_import_status(job["job_id"]))
@@ -372,7 +221,7 @@ def test_test_connection(sim, simulator_server, monkeypatch):
 @pytest.mark.parametrize(
     ("overrides", "problem"),
     [
-        ({"extra": {"api_key": ""}}, "no API key"),
+        ({"extra": {"api_key": ""}}, "needs the extra 'api_key'"),
         ({"login": None, "password": None}, "needs a fixed token"),
         ({"extra": {"sso_auth_token": "a"}}, "not both"),
         ({"extra": {"response_format": "csv"}}, "response_format"),
@@ -397,38 +246,51 @@ def test_start_import_then_poll(sim):
         hook.start_import("GOOGLE", callback_url="")
 
 
-# ----- sensor in every mode ------------------------------------------------------------------------
-@pytest.mark.usefixtures("airflow_db")
-@pytest.mark.parametrize("mode", MODES)
-def test_sensor_success(sim, mode):
-    job = sim.create_job("luminate", polls=3, counters={"total": 5})
-    run = run_sensor(LuminateImportSensor, mode, import_job_id=job["job_id"], count_contacts=True)
-    assert run.state == "success"
-    assert run.was_deferred is (mode == "deferrable")
-    assert run.return_value["state"] == "succeeded"
-    assert run.return_value["vendor"] == "luminate"
-    assert run.return_value["total"] == 5
-    assert run.return_value["message"] == "Import complete"
-    assert run.import_result == run.return_value
+def test_no_credential_in_any_request_url(sim, simulator_server, monkeypatch):
+    job = sim.create_job("luminate", polls=2, counters={"total": 3})
+    hook = LuminateHook()
+    hook.get_import_status(job["job_id"])
+    asyncio.run(hook.aget_import_status(job["job_id"], count_contacts=True))
+    hook.start_import("GOOGLE", callback_url="https://example.org/cb")
+    conn_id = _fixed_token(
+        simulator_server, monkeypatch, "luminate_fixed_url", sso_auth_token=sim_luminate.SSO_AUTH_TOKEN
+    )
+    LuminateHook(luminate_conn_id=conn_id).get_import_status(job["job_id"])
+    log = sim.requests("luminate")
+    assert {entry["method"] for entry in log} == {"POST"}
+    assert len(log) == 6 and all("query" in entry for entry in log)
+    secrets = (sim_luminate.API_KEY, sim_luminate.PASSWORD, sim_luminate.SSO_AUTH_TOKEN, sim_luminate.USER_NAME)
+    for entry in log:
+        url = f"{entry['path']}?{entry['query']}"
+        assert not any(secret in url for secret in secrets), url
+        assert "token" not in entry["query"] and "api_key" not in entry["query"], url
 
 
-@pytest.mark.usefixtures("airflow_db")
-@pytest.mark.parametrize("mode", MODES)
-def test_sensor_failed_import(sim, mode):
-    job = sim.create_job("luminate", polls=2, fail=True)
-    run = run_sensor(LuminateImportSensor, mode, import_job_id=job["job_id"], retries=2)
-    assert run.state == "failed"
-    assert run.try_number == 1
-    assert run.import_result["state"] == "failed"
-    assert run.import_result["vendor_status"] == "FAILURE"
-    assert run.import_result["message"].startswith("Import failed")
+def test_login_session_cookie_is_sent_back_with_the_token(sim):
+    job = sim.create_job("luminate", polls=1)
+    hook = LuminateHook()
+    assert hook.get_import_status(job["job_id"]).state is ImportState.SUCCEEDED
+    flow = call_flow(hook.get_settings(), STATUS_METHOD, {"import_job_id": job["job_id"]})
+    shared = next(flow)
+    session = LuminateSession("a-token", "SESSION123.app", None)
+    request = flow.send(session)
+    assert request.headers["Cookie"] == "JSESSIONID=SESSION123.app"
+    assert "a-token" not in request.full_url and b"sso_auth_token=a-token" in request.content
+    assert shared.request.method == "POST" and b"password=" in shared.request.content
+    assert "password" not in shared.request.full_url
 
 
-@pytest.mark.usefixtures("airflow_db")
-def test_sensor_bad_api_key_is_not_retried(sim, simulator_server, monkeypatch):
-    conn_id = _connection(simulator_server, monkeypatch, "luminate_badkey3", extra={"api_key": "nope"})
-    run = run_sensor(LuminateImportSensor, "deferrable", import_job_id="1", luminate_conn_id=conn_id, retries=2)
-    assert run.state == "failed"
-    assert run.try_number == 1
-    assert run.import_result is None
-    assert len(sim.requests("luminate")) == 1
+def test_a_login_token_without_its_session_is_refused(sim, monkeypatch):
+    monkeypatch.setattr(LuminateSession, "headers", lambda self: {})
+    job = sim.create_job("luminate", polls=1)
+    with pytest.raises(AuthenticationError, match="even after a fresh login"):
+        LuminateHook().get_import_status(job["job_id"])
+    assert len(_logins(sim)) == 2
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+def test_more_than_one_constituent_is_a_bad_request_not_retried(sim, use_async):
+    sim.add_fault("luminate", "status", status=403, body=_error_json("8"), path_contains="CRAddressBookAPI")
+    hook = LuminateHook()
+    with pytest.raises(BadRequestError, match="more than one constituent matched"):
+        asyncio.run(hook.aget_import_status("1")) if use_async else hook.get_import_status("1")

@@ -13,7 +13,9 @@ Served under ``/luminate/{organization}/site/``:
   (908 until SUCCESS, 909 when the job's params say ``contacts_expired``).
 
 Every call checks ``api_key`` (code 2), ``v`` (code 9) and, for the address book, a token:
-none (5), an unknown ``sso_auth_token`` (7) or ``auth`` (3). Valid tokens are those issued by
+none (5), an unknown ``sso_auth_token`` (7) or ``auth`` (3); a login token only together with
+its session's ``JSESSIONID`` cookie (7 otherwise). Each request's query string is added to the
+request log (``query``), so tests can prove no credential travels in a URL. Valid tokens are those issued by
 ``login`` plus the fixed :data:`SSO_AUTH_TOKEN` and :data:`AUTH_TOKEN`. Errors are
 ``errorResponse`` bodies with HTTP 403, or 200 with ``suppress_response_codes=true``;
 ``response_format`` defaults to xml, as on the real servlets. A script step can force an
@@ -30,7 +32,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from airflow_import_status.simulators.core import SimJob, VendorSimulator
+from airflow_import_status.simulators.core import SAMPLE_JOB_ID, SimJob, SimulatorState, VendorSimulator
 
 ORGANIZATION = "simorg"
 API_KEY = "luminate-sim-key"
@@ -53,7 +55,9 @@ ERROR_MESSAGES = {
     "5": "Method is restricted; the API requires an auth token.",
     "6": "No method specified or the method specified is invalid.",
     "7": "Single SignOn failed.",
+    "8": "More than one constituent matched the given criteria.",
     "9": "One or more required parameters were missing from the request.",
+    "10": "Some required fields were missing.",
     "405": "Bad HTTP method. Requests must be made via the post HTTP method.",
     "902": "Some required fields were either missing or invalid.",
     "907": "The specified job could not be found.",
@@ -100,6 +104,14 @@ def _error(params: dict[str, str], code: str, http_status: int = 403) -> Respons
     return _render(params, "errorResponse", {"code": code, "message": ERROR_MESSAGES[code]}, http_status)
 
 
+def _log_query(state: SimulatorState, vendor: str, request: Request) -> None:
+    """Add the query string to this request's log entry (the shared log keeps the path only)."""
+    for entry in reversed(state.requests[vendor]):
+        if entry["path"].endswith(request.url.path) and "query" not in entry:
+            entry["query"] = request.url.query
+            return
+
+
 async def _params(request: Request) -> dict[str, str]:
     params = dict(request.query_params)
     if request.method == "POST":
@@ -129,10 +141,21 @@ def _events_until(script: list[dict[str, Any]], index: int) -> list[str]:
 class LuminateSimulator(VendorSimulator):
     name = "luminate"
     conn_id = "luminate_default"
+    secrets = (API_KEY, PASSWORD, SSO_AUTH_TOKEN)
+    bad_credentials = {"password": "wrong-luminate-password"}
+    status_request = {"path_contains": "CRAddressBookAPI"}
+
+    @classmethod
+    def sample_status(cls) -> bytes:
+        """A PENDING status with two events (the seed's example; the answer names no job)."""
+        script = [{"state": "running", "progress": 50}, {"state": "running", "progress": 60}]
+        job = SimJob(cls.name, SAMPLE_JOB_ID, script, polls=2)
+        return bytes(cls(SimulatorState()).status_view({"response_format": "json"}, job, script[-1]).body)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.session_tokens: set[str] = set()
+        self.session_tokens: dict[str, str] = {}
+        """Login token -> the ``JSESSIONID`` of its session (the token lives for that session)."""
 
     @classmethod
     def connection(cls, base_url: str) -> dict[str, Any]:
@@ -161,6 +184,7 @@ class LuminateSimulator(VendorSimulator):
         return None
 
     async def constituent_api(self, request: Request) -> Response:
+        _log_query(self.state, self.name, request)
         params = await _params(request)
         error = self._common_error(request, params)
         if error is not None:
@@ -174,22 +198,28 @@ class LuminateSimulator(VendorSimulator):
         if (params["user_name"], params["password"]) != (USER_NAME, PASSWORD):
             return _error(params, "3")
         token = secrets.token_urlsafe(24)
-        self.session_tokens.add(token)
-        session = secrets.token_hex(8)
+        session = f"{secrets.token_hex(8)}.app"
+        self.session_tokens[token] = session
         return _render(
             params,
             "loginResponse",
-            {"cons_id": CONS_ID, "token": token, "nonce": None, "JSESSIONID": f"{session}.app", "routing_id": None},
+            {"cons_id": CONS_ID, "token": token, "nonce": None, "JSESSIONID": session, "routing_id": None},
         )
 
-    def _token_error(self, params: dict[str, str]) -> str | None:
-        if params.get("sso_auth_token"):
-            return None if params["sso_auth_token"] in {*self.session_tokens, SSO_AUTH_TOKEN} else "7"
+    def _token_error(self, request: Request, params: dict[str, str]) -> str | None:
+        """A login token is good only within its session: the call must send its ``JSESSIONID`` cookie."""
+        token = params.get("sso_auth_token")
+        if token:
+            if token == SSO_AUTH_TOKEN:
+                return None
+            session = self.session_tokens.get(token)
+            return None if session is not None and request.cookies.get("JSESSIONID") == session else "7"
         if params.get("auth"):
             return None if params["auth"] == AUTH_TOKEN else "3"
         return "5"
 
     async def address_book_api(self, request: Request) -> Response:
+        _log_query(self.state, self.name, request)
         params = await _params(request)
         error = self._common_error(request, params)
         if error is not None:
@@ -202,7 +232,7 @@ class LuminateSimulator(VendorSimulator):
         handler = handlers.get(params.get("method", ""))
         if handler is None:
             return _error(params, "6")
-        code = self._token_error(params)
+        code = self._token_error(request, params)
         if code is not None:
             return _error(params, code)
         return handler(params)
@@ -223,6 +253,11 @@ class LuminateSimulator(VendorSimulator):
         job, step = self.poll_job(params["import_job_id"])
         if job is None:
             return _error(params, "907")
+        return self.status_view(params, job, step)
+
+    @staticmethod
+    def status_view(params: dict[str, str], job: SimJob, step: dict[str, Any]) -> Response:
+        """Render a scripted step as ``getAddressBookImportJobStatusResponse`` (or its forced error)."""
         fields = step.get("fields") or {}
         if fields.get("error_code"):
             return _error(params, str(fields["error_code"]))

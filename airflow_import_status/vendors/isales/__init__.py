@@ -1,0 +1,1 @@
+"""Huawei Cloud Contact Center CC-iSales data-file import tasks (``queryDataImportTask``)."""

@@ -1,0 +1,1 @@
+"""Blackbaud Luminate Online (Convio) address book imports (``getAddressBookImportJobStatus``)."""

@@ -1,0 +1,193 @@
+"""Luminate codec: the pure parsers (JSON and XML), from the seed's examples."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from airflow_import_status.errors import (
+    AuthenticationError,
+    BadRequestError,
+    JobNotFoundError,
+    PermanentVendorError,
+    TransientVendorError,
+    VendorPayloadError,
+)
+from airflow_import_status.result import ImportState
+from airflow_import_status.vendors.luminate.codec import (
+    LuminateSession,
+    contacts_count,
+    envelope_payload,
+    login_session,
+    parse_job_status,
+)
+from airflow_import_status.vendors.luminate.spec import CONTACTS_METHOD as CONTACTS
+
+# The seed's examples, verbatim.
+SEED_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<getAddressBookImportJobStatusResponse xsi:schemaLocation="http://convio.com/crm/v1.0 http://service.convio.net/xmlschema/crm.public.v1.xsd" xmlns="http://convio.com/crm/v1.0" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+  <jobStatus>PENDING</jobStatus>
+  <events>
+    <event>Received authorization</event>
+    <event>Importing Contacts</event>
+  </events>
+</getAddressBookImportJobStatusResponse>
+"""  # noqa: E501
+SEED_JSON = (
+    '{"getAddressBookImportJobStatusResponse":{"jobStatus":"PENDING","events":{"event":'
+    '["Received authorization","Importing Contacts"]}}}'
+)
+CONTACTS_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<getAddressBookImportContactsResponse xsi:schemaLocation="http://convio.com/crm/v1.0 http://service.convio.net/xmlschema/crm.public.v1.xsd" xmlns="http://convio.com/crm/v1.0" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+  <contact> <firstName>Adam</firstName> <lastName>Adams</lastName> <email>aadams@address.net</email> </contact>
+  <contact> <firstName>Brian</firstName> <lastName>Brians</lastName> <email>bbrians@address.net</email> </contact>
+  <contact> <firstName>Charlie</firstName> <lastName>Charles</lastName> <email>ccharles@address.net</email> </contact>
+</getAddressBookImportContactsResponse>"""  # noqa: E501
+
+
+def _status_json(status: str, events: object = None) -> str:
+    body: dict = {"jobStatus": status}
+    if events is not None:
+        body["events"] = events
+    return json.dumps({"getAddressBookImportJobStatusResponse": body})
+
+
+def _error_json(code: str, message: str = "boom") -> str:
+    return json.dumps({"errorResponse": {"code": code, "message": message}})
+
+
+# ----- pure parsers ------------------------------------------------------------------------------
+@pytest.mark.parametrize("body", [SEED_XML, SEED_JSON], ids=["xml", "json"])
+def test_seed_examples_parse_to_running_with_events(body):
+    result = parse_job_status(body, 17)
+    assert result.state is ImportState.RUNNING
+    assert result.vendor == "luminate"
+    assert result.job_id == "17"
+    assert result.vendor_status == "PENDING"
+    assert result.details == {"events": ["Received authorization", "Importing Contacts"]}
+    assert result.message == "Importing Contacts"
+    assert result.total is None
+    assert result.warnings == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _status_json("SUCCESS", {"event": "Import complete"}),
+        '<getAddressBookImportJobStatusResponse xmlns="http://convio.com/crm/v1.0"><jobStatus>SUCCESS</jobStatus>'
+        "<events><event>Import complete</event></events></getAddressBookImportJobStatusResponse>",
+    ],
+    ids=["json-bare-string", "xml-single-event"],
+)
+def test_single_event_is_a_bare_string(body):
+    result = parse_job_status(body, 3)
+    assert result.state is ImportState.SUCCEEDED
+    assert result.details["events"] == ["Import complete"]
+    assert result.message == "Import complete"
+
+
+def test_failure_is_failed_with_last_event_as_message():
+    result = parse_job_status(_status_json("FAILURE", {"event": ["Received authorization", "Access denied"]}), 4)
+    assert result.state is ImportState.FAILED
+    assert result.message == "Access denied"
+
+
+@pytest.mark.parametrize("events", [None, "", {"event": ""}, {"event": []}])
+def test_no_events(events):
+    result = parse_job_status(_status_json("PENDING", events), 5)
+    assert result.details["events"] == []
+    assert result.message is None
+
+
+def test_unknown_status_keeps_waiting_with_a_warning():
+    result = parse_job_status(_status_json("CANCELLED"), 6)
+    assert result.state is ImportState.PENDING
+    assert "CANCELLED" in result.warnings[0]
+
+
+def test_job_not_ready_keeps_waiting():
+    result = parse_job_status(_error_json("908", "The specified job is not ready."), 7)
+    assert result.state is ImportState.PENDING
+    assert result.details["error_code"] == "908"
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("1", TransientVendorError),
+        ("2", AuthenticationError),
+        ("3", AuthenticationError),
+        ("4", AuthenticationError),
+        ("5", AuthenticationError),
+        ("7", AuthenticationError),
+        ("6", BadRequestError),
+        ("8", BadRequestError),
+        ("9", BadRequestError),
+        ("10", BadRequestError),
+        ("907", JobNotFoundError),
+        ("909", PermanentVendorError),
+        ("999", PermanentVendorError),
+    ],
+)
+def test_error_codes_map_to_typed_errors(code, error):
+    with pytest.raises(error, match=f"Luminate error {code}") as caught:
+        parse_job_status(_error_json(code), 8)
+    assert type(caught.value) is error
+
+
+@pytest.mark.parametrize(
+    ("code", "meaning"), [("8", "more than one constituent matched"), ("10", "required fields missing")]
+)
+def test_codes_8_and_10_are_bad_requests_naming_their_meaning(code, meaning):
+    with pytest.raises(BadRequestError, match=meaning):
+        parse_job_status(_error_json(code), 8)
+
+
+def test_login_answer_gives_token_session_and_routing_id():
+    body = json.dumps(
+        {"loginResponse": {"cons_id": "1", "token": "tok-1", "JSESSIONID": "ABC.app", "routing_id": "r1"}}
+    )
+    session = login_session(envelope_payload(body, "", "login"), "bot")
+    assert session == LuminateSession("tok-1", "ABC.app", "r1")
+    assert session.headers() == {"Cookie": "JSESSIONID=ABC.app"}
+    assert LuminateSession("tok-1").headers() == {}
+    with pytest.raises(AuthenticationError, match="returned no token"):
+        login_session({"JSESSIONID": "ABC.app"}, "bot")
+
+
+def test_xml_error_response():
+    body = (
+        '<errorResponse xmlns="http://convio.com/crm/v1.0"><code>907</code>'
+        "<message>The specified job could not be found.</message></errorResponse>"
+    )
+    with pytest.raises(JobNotFoundError, match="could not be found"):
+        parse_job_status(body, 9)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        "{}",
+        '{"somethingElseResponse": {"jobStatus": "SUCCESS"}}',
+        _status_json("PENDING").replace('"jobStatus": "PENDING"', '"events": ""'),
+        _status_json("PENDING", {"event": [{"nested": "x"}]}),
+        _status_json("PENDING", ["Received authorization"]),
+        '{"errorResponse": {"message": "no code"}}',
+        "<getAddressBookImportJobStatusResponse><jobStatus>PENDING</jobStatus>",
+    ],
+)
+def test_malformed_payloads_are_payload_errors(body):
+    with pytest.raises(VendorPayloadError):
+        parse_job_status(body, 10)
+
+
+def test_contacts_count_from_seed_xml_and_json_forms():
+    assert contacts_count(envelope_payload(CONTACTS_XML, "", CONTACTS)) == 3
+    one = '{"getAddressBookImportContactsResponse":{"contact":{"firstName":"Adam","email":"a@b.net"}}}'
+    assert contacts_count(envelope_payload(one, "", CONTACTS)) == 1
+    assert contacts_count(envelope_payload('{"getAddressBookImportContactsResponse":{}}', "", CONTACTS)) == 0
+    assert contacts_count(envelope_payload('<getAddressBookImportContactsResponse xmlns="x"/>', "", CONTACTS)) == 0
+    with pytest.raises(VendorPayloadError):
+        contacts_count({"contact": "Adam"})
