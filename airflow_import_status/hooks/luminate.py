@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from airflow_import_status.hooks.base import ImportStatusHook
-from airflow_import_status.vendors.luminate.codec import LuminateImportStart, LuminateSettings
+from airflow_import_status.vendors.luminate.codec import LuminateCodec, LuminateImportStart, LuminateSettings
 from airflow_import_status.vendors.luminate.spec import SPEC, LuminateJob
 
 
@@ -26,4 +28,8 @@ class LuminateHook(ImportStatusHook[LuminateSettings, LuminateJob]):
         :class:`~airflow_import_status.sensors.luminate.LuminateImportSensor`.
         """
         settings = self.get_settings()
-        return self.run_flow(SPEC.codec.start_import_flow(settings, import_source, callback_url), settings)
+        codec = cast(LuminateCodec, SPEC.codec)
+        started: LuminateImportStart = self.run_flow(
+            codec.start_import_flow(settings, import_source, callback_url), settings
+        )
+        return started

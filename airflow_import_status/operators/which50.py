@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from airflow_import_status.operators.base import ImportStartOperator
 from airflow_import_status.operators.upload import ContactUpload
@@ -38,7 +38,9 @@ class Which50ImportOperator(ImportStartOperator):
         self._field_names = sorted({name for row in first for name in row})
         rows = self.checked(_chain(first, batches), upload)
         settings = self.hook.get_settings()
-        flow = Which50Codec().start_import_flow(settings, params["contact_list_id"], self._field_names, rows)
+        flow = cast(Which50Codec, SPEC.codec).start_import_flow(
+            settings, params["contact_list_id"], self._field_names, rows
+        )
         job_id: str = self.hook.run_flow(flow, settings)
         return job_id
 

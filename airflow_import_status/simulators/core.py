@@ -223,7 +223,12 @@ class FaultMiddleware:
         if self.state.latency:
             await asyncio.sleep(self.state.latency)
         fault = self.state.take_fault(vendor, scope["method"], path)
-        entry = {"method": scope["method"], "path": path, "fault": fault.kind if fault else None}
+        entry = {
+            "method": scope["method"],
+            "path": path,
+            "query": scope.get("query_string", b"").decode("latin-1"),
+            "fault": fault.kind if fault else None,
+        }
         self.state.requests[vendor].append(entry)
         if fault is None:
             return await self._logged(scope, receive, send, entry)

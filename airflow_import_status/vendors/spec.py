@@ -363,6 +363,11 @@ class ImportJob:
 
 def _coerce_job_value(job_field_: dataclasses.Field[Any], raw: Any) -> Any:
     kind = job_field_.metadata["kind"]
+    if kind is bool:
+        text = str(raw).strip().lower()
+        if not isinstance(raw, bool) and text not in _TRUE + _FALSE:
+            raise JobFieldError(f"job parameter {job_field_.name!r} must be true or false, got {raw!r}")
+        return raw if isinstance(raw, bool) else text in _TRUE
     if kind is int:
         text = str(raw).strip()
         if isinstance(raw, bool) or not text.isdigit():

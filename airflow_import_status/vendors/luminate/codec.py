@@ -423,9 +423,7 @@ def call_flow(
 
 
 def _wants_count(settings: LuminateSettings, job: LuminateJob) -> bool:
-    if job.count_contacts is None:
-        return settings.count_contacts
-    return job.count_contacts.strip().lower() in _TRUE
+    return settings.count_contacts if job.count_contacts is None else job.count_contacts
 
 
 class LuminateCodec:

@@ -104,14 +104,6 @@ def _error(params: dict[str, str], code: str, http_status: int = 403) -> Respons
     return _render(params, "errorResponse", {"code": code, "message": ERROR_MESSAGES[code]}, http_status)
 
 
-def _log_query(state: SimulatorState, vendor: str, request: Request) -> None:
-    """Add the query string to this request's log entry (the shared log keeps the path only)."""
-    for entry in reversed(state.requests[vendor]):
-        if entry["path"].endswith(request.url.path) and "query" not in entry:
-            entry["query"] = request.url.query
-            return
-
-
 async def _params(request: Request) -> dict[str, str]:
     params = dict(request.query_params)
     if request.method == "POST":
@@ -184,7 +176,6 @@ class LuminateSimulator(VendorSimulator):
         return None
 
     async def constituent_api(self, request: Request) -> Response:
-        _log_query(self.state, self.name, request)
         params = await _params(request)
         error = self._common_error(request, params)
         if error is not None:
@@ -219,7 +210,6 @@ class LuminateSimulator(VendorSimulator):
         return "5"
 
     async def address_book_api(self, request: Request) -> Response:
-        _log_query(self.state, self.name, request)
         params = await _params(request)
         error = self._common_error(request, params)
         if error is not None:

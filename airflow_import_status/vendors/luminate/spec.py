@@ -70,10 +70,10 @@ CONTACTS_GONE = "909"
 
 @dataclass(frozen=True)
 class LuminateJob(ImportJob):
-    """One address book import job; ``count_contacts`` ("true"/"false", empty: the connection's)."""
+    """One address book import job; ``count_contacts`` unset: the connection's setting."""
 
     import_job_id: int = job_field(label="import job id", kind=int, job_id=True)
-    count_contacts: str | None = job_field(label="count the contacts on success (true/false)", optional=True)
+    count_contacts: bool | None = job_field(label="count the contacts on success", kind=bool, optional=True)
 
     label_format = "{import_job_id}"
 
