@@ -127,81 +127,10 @@ _LEGACY_CONNECTION_TYPES: list[dict[str, Any]] = [
             "placeholders": {"host": "https://secure2.convio.net/myorganization"},
         },
     },
-    {
-        "hook-class-name": "airflow_import_status.hooks.mypreferences.MyPreferencesHook",
-        "hook-name": "PossibleNOW MyPreferences",
-        "connection-type": "mypreferences",
-        "conn-fields": _fields(
-            client_id={
-                "label": "MyPreferences clientId (account)",
-                "schema": {"type": "string"},
-            },
-            auth_type={
-                "label": "Auth scheme",
-                "schema": {"type": ["string", "null"], "enum": ["oauth2", "hmac", None], "default": "oauth2"},
-            },
-            user_id={
-                "label": "MyPreferences user id (OAuth2 scope ClientId/UserId; HMAC: defaults to login)",
-                "schema": {"type": ["string", "null"]},
-            },
-            oauth_endpoint={
-                "label": "OAuth2 token URL (absolute or relative to the host, inferred)",
-                "schema": {"type": ["string", "null"], "default": "Profiles/oauth/token"},
-            },
-            scope={
-                "label": "OAuth2 scope (default ClientId/UserId)",
-                "schema": {"type": ["string", "null"]},
-            },
-            status_path={
-                "label": "Status path template (inferred)",
-                "schema": {
-                    "type": ["string", "null"],
-                    "default": "Profiles/Async/{clientId}/Import/{accessToken}",
-                },
-            },
-            check_path={
-                "label": "Connection test path template",
-                "schema": {"type": ["string", "null"], "default": "Profiles/v4/{clientId}/Programs"},
-            },
-            hmac_string_to_sign={
-                "label": "HMAC string to sign (inferred)",
-                "schema": {"type": ["string", "null"], "default": "{client_id}:{user_id}:{timestamp}"},
-            },
-            hmac_hash={
-                "label": "HMAC hash",
-                "schema": {
-                    "type": ["string", "null"],
-                    "enum": ["sha256", "sha384", "sha512", None],
-                    "default": "sha256",
-                },
-            },
-            success_statuses={
-                "label": "Extra success statuses (comma-separated)",
-                "schema": {"type": ["string", "null"]},
-            },
-            failure_statuses={
-                "label": "Extra failure statuses (comma-separated)",
-                "schema": {"type": ["string", "null"]},
-            },
-            console_url={
-                "label": "Console URL template ({clientId}, {accessToken})",
-                "schema": {"type": ["string", "null"]},
-            },
-        ),
-        "ui-field-behaviour": {
-            "hidden-fields": ["schema", "port", "extra"],
-            "relabeling": {
-                "host": "API host",
-                "login": "OAuth2 client id / HMAC user id",
-                "password": "OAuth2 client secret / HMAC secret",
-            },
-            "placeholders": {"host": "https://pm.mypreferences.com (staging: https://pmstg.mypreferences.com)"},
-        },
-    },
 ]
 """Vendors not yet declared as a spec (moving to ``vendors/<key>/``)."""
 
-_LEGACY_MODULES = ("luminate", "isales", "mailup", "mypreferences")
+_LEGACY_MODULES = ("luminate", "isales", "mailup")
 
 
 def _module(class_name: str) -> str:

@@ -178,28 +178,6 @@ def _luminate() -> VendorCase:
     )
 
 
-def _mypreferences() -> VendorCase:
-    from airflow_import_status.hooks.mypreferences import DEFAULT_STATUS_TABLE, parse_bulk_import_status
-    from airflow_import_status.sensors.mypreferences import MyPreferencesImportSensor
-    from airflow_import_status.simulators.mypreferences import HMAC_SECRET, OAUTH_CLIENT_SECRET
-    from tests.test_mypreferences import bulk_import_status
-
-    return VendorCase(
-        vendor="mypreferences",
-        sensor_class=MyPreferencesImportSensor,
-        job_params={},
-        job_kwargs=lambda job: {"access_token": int(job["job_id"])},
-        bad_credentials={"password": "wrong-mypreferences-secret"},
-        secrets=(OAUTH_CLIENT_SECRET, HMAC_SECRET),
-        parse=parse_bulk_import_status,
-        sample=bulk_import_status(),
-        success_statuses=DEFAULT_STATUS_TABLE.succeeded,
-        id_field="access_token",
-        not_found_requests=2,
-        status_request={"method": "GET", "path_contains": "/Import/"},
-    )
-
-
 def _mailup() -> VendorCase:
     from airflow_import_status.hooks.mailup import STATUS_TABLE, parse_process_details
     from airflow_import_status.sensors.mailup import MailUpImportSensor
@@ -225,7 +203,6 @@ _LEGACY_CASES: dict[str, Callable[[], VendorCase]] = {
     "mailup": _mailup,
     "isales": _isales,
     "luminate": _luminate,
-    "mypreferences": _mypreferences,
 }
 
 

@@ -7,7 +7,7 @@ import json
 
 from airflow_import_status.simulators.core import VendorSimulator
 
-SIMULATOR_MODULES: tuple[str, ...] = ("isales", "luminate", "mailup", "mypreferences")
+SIMULATOR_MODULES: tuple[str, ...] = ("isales", "luminate", "mailup")
 """Vendors whose simulator is not yet in their ``vendors/<key>/`` folder."""
 
 

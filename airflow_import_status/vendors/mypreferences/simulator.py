@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import time
@@ -37,7 +38,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from airflow_import_status.simulators.core import SimJob, VendorSimulator, default_script
+from airflow_import_status.simulators.core import (
+    SAMPLE_JOB_ID,
+    SimJob,
+    SimulatorState,
+    VendorSimulator,
+    default_script,
+)
 
 CLIENT_ID = "SimAssociates"
 USER_ID = "sim.user"
@@ -70,10 +77,21 @@ def _is_valid_record(record: Any) -> bool:
 class MyPreferencesSimulator(VendorSimulator):
     name = "mypreferences"
     conn_id = "mypreferences_default"
+    secrets = (OAUTH_CLIENT_SECRET, HMAC_SECRET)
+    bad_credentials = {"password": "wrong-mypreferences-secret"}
+    status_request = {"method": "GET", "path_contains": "/Import/"}
+    not_found_requests = 2
+    """An unknown import gets a 401: the bearer token is re-fetched once before it counts as not found."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.bearer_tokens: dict[str, float] = {}
+
+    @classmethod
+    def sample_status(cls) -> bytes:
+        step = {"state": "succeeded", "progress": 100, "counters": {"total": 12, "valid": 10, "invalid": 2}}
+        job = SimJob(cls.name, SAMPLE_JOB_ID, [step])
+        return json.dumps(cls(SimulatorState()).bulk_import_status(job, step), default=str).encode()
 
     @classmethod
     def connection(cls, base_url: str) -> dict[str, Any]:

@@ -1,0 +1,232 @@
+"""MyPreferences' pure parts: the BulkImportStatus parser, settings from the schema, the signer, the token decoder."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from airflow.sdk import Connection
+
+from airflow_import_status.errors import AuthenticationError, VendorPayloadError
+from airflow_import_status.result import ImportState
+from airflow_import_status.transport import HttpResponse
+from airflow_import_status.vendors.mypreferences.codec import (
+    MyPreferencesSettings,
+    decode_token,
+    parse_bulk_import_status,
+    pnauthinfo3_authorization,
+)
+from airflow_import_status.vendors.mypreferences.spec import SPEC
+from airflow_import_status.vendors.spec import ConnectionFieldError
+
+
+def bulk_import_status(**overrides) -> bytes:
+    """A BulkImportStatus with every attribute of the seed's field list."""
+    payload = {
+        "TotalRecordsReceived": 100,
+        "ValidationSuccessful": 90,
+        "ValidationFailed": 10,
+        "Processed": 80,
+        "Pending": 0,
+        "Exceptions": 6,
+        "NotHonored": 4,
+        "AccessToken": 20451,
+        "Status": "Completed",
+        "Expires": "2026-03-02T06:15:00",
+        "Name": "Nightly CRM sync",
+        "DataStageDuration": 3,
+        "MatchCriteria": "AlternateIdType",
+        "MatchValue": "CRM_ID",
+        "RefreshAlternateIds": False,
+        "RefreshContacts": False,
+        "RefreshCustomFields": False,
+        "RefreshGroups": False,
+        "RefreshTags": False,
+        "AllowOlderConsentVersion": False,
+    }
+    return json.dumps({**payload, **overrides}).encode()
+
+
+# ----- parser -------------------------------------------------------------------------------
+def test_completed_import_maps_every_counter():
+    result = parse_bulk_import_status(bulk_import_status(), 20451)
+    assert result.state is ImportState.SUCCEEDED
+    assert (result.vendor, result.job_id, result.vendor_status) == ("mypreferences", "20451", "Completed")
+    assert (result.total, result.invalid, result.imported, result.failed) == (100, 10, 80, 10)
+    assert result.progress_percent == 100
+    assert result.details == {
+        "Exceptions": 6,
+        "NotHonored": 4,
+        "Pending": 0,
+        "ValidationSuccessful": 90,
+        "Expires": "2026-03-02T06:15:00",
+        "Name": "Nightly CRM sync",
+    }
+    assert result.warnings == []
+
+
+@pytest.mark.parametrize(
+    ("status", "state", "not_executed"),
+    [
+        ("Initiated", ImportState.PENDING, True),
+        ("Staging", ImportState.PENDING, True),
+        ("Queued", ImportState.PENDING, False),
+        ("Processing", ImportState.RUNNING, False),
+        ("Completed", ImportState.SUCCEEDED, False),
+        ("Complete", ImportState.SUCCEEDED, False),
+        ("COMPLETED", ImportState.SUCCEEDED, False),
+        ("Failed", ImportState.FAILED, False),
+    ],
+)
+def test_documented_statuses(status, state, not_executed):
+    result = parse_bulk_import_status(bulk_import_status(Status=status))
+    assert result.state is state
+    assert any("not been executed" in warning for warning in result.warnings) is not_executed
+
+
+def test_staging_import_keeps_waiting_with_a_warning():
+    result = parse_bulk_import_status(
+        bulk_import_status(Status="Staging", Processed=0, Exceptions=0, NotHonored=0, Pending=90)
+    )
+    assert result.state is ImportState.PENDING
+    assert result.progress_percent is None
+    assert result.imported == 0 and result.details["Pending"] == 90
+    assert "Staging" in result.warnings[0] and "Execute" in result.warnings[0]
+
+
+def test_processing_progress_is_processed_over_validation_successful():
+    result = parse_bulk_import_status(bulk_import_status(Status="Processing", Processed=30, ValidationSuccessful=120))
+    assert (result.state, result.progress_percent) == (ImportState.RUNNING, 25)
+    empty = parse_bulk_import_status(bulk_import_status(Status="Processing", Processed=0, ValidationSuccessful=0))
+    assert empty.progress_percent is None
+
+
+def test_unknown_status_keeps_waiting_with_a_warning():
+    result = parse_bulk_import_status(bulk_import_status(Status="Archived"))
+    assert result.state is ImportState.PENDING
+    assert "unrecognized import status 'Archived'" in result.warnings[0]
+    assert "success_statuses" in result.warnings[0]
+
+
+def test_field_names_are_case_insensitive_and_token_falls_back_to_the_request():
+    body = json.dumps({"status": "Completed", "totalRecordsReceived": 5, "processed": 5}).encode()
+    result = parse_bulk_import_status(body, access_token=77)
+    assert (result.job_id, result.total, result.imported, result.state) == ("77", 5, 5, ImportState.SUCCEEDED)
+
+
+def test_an_answer_about_another_import_is_a_payload_error():
+    with pytest.raises(VendorPayloadError, match="asked for import 20452 but the answer is about 20451"):
+        parse_bulk_import_status(bulk_import_status(), 20452)
+    assert parse_bulk_import_status(bulk_import_status(AccessToken="20451"), "20451").job_id == "20451"
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        (b"<html>Service Unavailable</html>", "not valid JSON"),
+        (b"[1, 2]", "expected a JSON object"),
+        (bulk_import_status(Processed=-1), "'Processed' is negative"),
+        (bulk_import_status(Exceptions="many"), "'Exceptions' is not an integer"),
+        (json.dumps({"Status": "Completed"}).encode(), "no AccessToken"),
+    ],
+)
+def test_bad_payloads_are_typed_errors(body, match):
+    with pytest.raises(VendorPayloadError, match=match):
+        parse_bulk_import_status(body)
+
+
+# ----- settings and signer -------------------------------------------------------------------
+def _connection(**fields) -> Connection:
+    extra = {"client_id": "ACME", "user_id": "jane", **fields.pop("extra", {})}
+    return Connection(conn_id="myp", conn_type="mypreferences", extra=json.dumps(extra), **fields)
+
+
+def settings_from_connection(conn: Connection) -> MyPreferencesSettings:
+    return SPEC.codec.settings(SPEC.connection.parse(conn, SPEC.conn_type))
+
+
+def test_settings_read_every_declared_field():
+    values = SPEC.connection.parse(_connection(login="oauth-id", password="oauth-secret"), SPEC.conn_type)
+    SPEC.codec.settings(values)
+    declared = {f.name for f in SPEC.connection.all_extras} | {f.name for f in SPEC.connection.standard}
+    assert declared <= values.read
+
+
+def test_settings_defaults_to_production_oauth2():
+    settings = settings_from_connection(_connection(login="oauth-id", password="oauth-secret"))
+    assert settings.base_url == "https://pm.mypreferences.com"
+    assert settings.auth_type == "oauth2"
+    assert settings.scope == "ACME/jane"
+    assert settings.token_url == "https://pm.mypreferences.com/Profiles/oauth/token"
+    assert (
+        settings.url(settings.status_path, "ACME", 12) == "https://pm.mypreferences.com/Profiles/Async/ACME/Import/12"
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ({"extra": {"client_id": ""}, "login": "a", "password": "b"}, "client_id"),
+        ({"extra": {"auth_type": "apikey"}, "login": "a", "password": "b"}, "auth_type"),
+        ({"login": "a"}, "OAuth client id and secret"),
+        ({"extra": {"user_id": ""}, "login": "a", "password": "b"}, "user_id"),
+        ({"extra": {"auth_type": "hmac", "user_id": ""}, "password": "b"}, "user id and secret"),
+        ({"extra": {"status_path": "Import/{token}"}, "login": "a", "password": "b"}, "status_path"),
+        ({"extra": {"hmac_hash": "md5"}, "login": "a", "password": "b"}, "hmac_hash"),
+        ({"extra": {"check_path": "v4/{client}/Programs"}, "login": "a", "password": "b"}, "check_path"),
+        ({"extra": {"hmac_string_to_sign": "{client_id}:{secret}"}, "login": "a", "password": "b"}, "secret"),
+    ],
+)
+def test_bad_connections_name_the_problem(fields, match):
+    with pytest.raises(ConnectionFieldError, match=match):
+        settings_from_connection(_connection(**fields))
+
+
+def test_signer_fixed_inputs_give_a_fixed_header():
+    header = pnauthinfo3_authorization(
+        client_id="SanchezAssociates",
+        user_id="RickSanchez",
+        secret="example-secret",
+        now=lambda: datetime(2015, 8, 10, 20, 11, 0, tzinfo=UTC),
+    )
+    assert header == (
+        "PNAUTHINFO3-HMAC-SHA256 Credential=RickSanchez/2015-08-10T20:11:00Z "
+        "Signature=7NBS54ABAHcEyXAzCQY45hQKmouE74/0aF2sNjV5YNQ="
+    )
+
+
+def test_signer_string_to_sign_and_hash_are_replaceable():
+    header = pnauthinfo3_authorization(
+        client_id="SanchezAssociates",
+        user_id="RickSanchez",
+        secret="example-secret",
+        method="get",
+        path="/Profiles/x",
+        hash_name="sha512",
+        string_to_sign="{method} {path} {timestamp}",
+        now=lambda: datetime(2015, 8, 10, 22, 11, 0, tzinfo=UTC).astimezone(),
+    )
+    assert header == (
+        "PNAUTHINFO3-HMAC-SHA512 Credential=RickSanchez/2015-08-10T22:11:00Z "
+        "Signature=XoZkseehjtnmJfbYzuQs0L2JLfWSepVPzFaYW4V+sNTz/WRzo00ZjeDgeWmaPuVkki+GEXdFAO2sFZ+bX6fCKQ=="
+    )
+
+
+def _token_answer(status: int, body: dict) -> HttpResponse:
+    return HttpResponse(status, {"content-type": "application/json"}, json.dumps(body).encode(), "https://x/token")
+
+
+def test_bearer_token_expires_a_minute_before_the_vendor_says_and_is_a_secret():
+    fresh = decode_token(_token_answer(200, {"access_token": "tok-123456", "expires_in": 3600}))
+    assert (fresh.value, fresh.ttl, fresh.secrets) == ("tok-123456", 3600 - 60, ("tok-123456",))
+    assert decode_token(_token_answer(200, {"access_token": "tok-123456", "expires_in": 60})).ttl == 30
+
+
+def test_refused_client_credentials_are_an_authentication_error():
+    with pytest.raises(AuthenticationError, match=r"token endpoint refused.*Client authentication failed"):
+        decode_token(
+            _token_answer(401, {"error": "invalid_client", "error_description": "Client authentication failed."})
+        )
+    with pytest.raises(VendorPayloadError, match="no access_token"):
+        decode_token(_token_answer(200, {"token_type": "Bearer"}))
