@@ -127,6 +127,17 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def pnauthinfo3_timestamp(moment: datetime) -> str:
+    """UTC with milliseconds, ``2020-10-06T18:09:12.667Z``: as the public client the seeds README names sends it."""
+    utc = moment.astimezone(UTC)
+    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+
+
+def pnauthinfo3_signature(secret: str, message: str, hash_name: str = "sha256") -> str:
+    """Base64 of the raw HMAC digest, keyed with the secret's UTF-8 bytes (the public client's test vector)."""
+    return base64.b64encode(hmac.new(secret.encode(), message.encode(), hash_name).digest()).decode()
+
+
 def pnauthinfo3_authorization(
     *,
     client_id: str,
@@ -138,18 +149,17 @@ def pnauthinfo3_authorization(
     string_to_sign: str = DEFAULT_STRING_TO_SIGN,
     now: Callable[[], datetime] = utc_now,
 ) -> str:
-    """The ``Authorization`` value of the signed scheme, signed at ``now()``.
+    """The ``Authorization`` value of the signed scheme, signed at ``now()`` (valid 15 minutes).
 
-    ``PNAUTHINFO3-HMAC-{HASH} Credential={user_id}/{timestamp} Signature={base64 HMAC}`` where
-    the HMAC key is the secret (UTF-8) and the message is ``string_to_sign`` filled in (by
-    default ``{client_id}:{user_id}:{timestamp}``).
+    ``PNAUTHINFO3-HMAC-{HASH} Credential={user_id}/{timestamp} Signature={base64 HMAC}``; the
+    message is ``string_to_sign`` filled in, by default ``{client_id}:{user_id}:{timestamp}``
+    (seeds README, "What public sources add": confirmed by a public client's test vector).
     """
-    timestamp = now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    timestamp = pnauthinfo3_timestamp(now())
     message = string_to_sign.format(
         client_id=client_id, user_id=user_id, timestamp=timestamp, method=method.upper(), path=path
     )
-    digest = hmac.new(secret.encode(), message.encode(), hash_name).digest()
-    signature = base64.b64encode(digest).decode()
+    signature = pnauthinfo3_signature(secret, message, hash_name)
     return f"PNAUTHINFO3-HMAC-{hash_name.upper()} Credential={user_id}/{timestamp} Signature={signature}"
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 from datetime import UTC, datetime
 
@@ -16,6 +19,7 @@ from airflow_import_status.vendors.mypreferences.codec import (
     decode_token,
     parse_bulk_import_status,
     pnauthinfo3_authorization,
+    pnauthinfo3_signature,
 )
 from airflow_import_status.vendors.mypreferences.spec import SPEC
 from airflow_import_status.vendors.spec import ConnectionFieldError
@@ -183,17 +187,22 @@ def test_bad_connections_name_the_problem(fields, match):
         settings_from_connection(_connection(**fields))
 
 
-def test_signer_fixed_inputs_give_a_fixed_header():
+def test_signer_core_matches_the_public_clients_test_vector():
+    message = "SanchezAssociates:RickSanchez:2015-08-10T20:11:00Z"
+    assert pnauthinfo3_signature("example-secret", message) == "7NBS54ABAHcEyXAzCQY45hQKmouE74/0aF2sNjV5YNQ="
+
+
+def test_signer_sends_milliseconds_and_signs_client_user_and_timestamp():
     header = pnauthinfo3_authorization(
         client_id="SanchezAssociates",
         user_id="RickSanchez",
         secret="example-secret",
-        now=lambda: datetime(2015, 8, 10, 20, 11, 0, tzinfo=UTC),
+        now=lambda: datetime(2020, 10, 6, 18, 9, 12, 667890, tzinfo=UTC),
     )
-    assert header == (
-        "PNAUTHINFO3-HMAC-SHA256 Credential=RickSanchez/2015-08-10T20:11:00Z "
-        "Signature=7NBS54ABAHcEyXAzCQY45hQKmouE74/0aF2sNjV5YNQ="
-    )
+    message = b"SanchezAssociates:RickSanchez:2020-10-06T18:09:12.667Z"
+    expected = base64.b64encode(hmac.new(b"example-secret", message, hashlib.sha256).digest()).decode()
+    assert header == f"PNAUTHINFO3-HMAC-SHA256 Credential=RickSanchez/2020-10-06T18:09:12.667Z Signature={expected}"
+    assert expected == "sMFDzRP9YZqg/T+7hciyxdNOZAGSIwf+WEMoJEu8ADo="
 
 
 def test_signer_string_to_sign_and_hash_are_replaceable():
@@ -208,8 +217,8 @@ def test_signer_string_to_sign_and_hash_are_replaceable():
         now=lambda: datetime(2015, 8, 10, 22, 11, 0, tzinfo=UTC).astimezone(),
     )
     assert header == (
-        "PNAUTHINFO3-HMAC-SHA512 Credential=RickSanchez/2015-08-10T22:11:00Z "
-        "Signature=XoZkseehjtnmJfbYzuQs0L2JLfWSepVPzFaYW4V+sNTz/WRzo00ZjeDgeWmaPuVkki+GEXdFAO2sFZ+bX6fCKQ=="
+        "PNAUTHINFO3-HMAC-SHA512 Credential=RickSanchez/2015-08-10T22:11:00.000Z "
+        "Signature=ePwrvy+MHpKQvUHEBfh7GpbH1kbSyjRRpjSZsP6rWp/KxLQcZQV/rC83BU0wVL0lTi2OHA+lJD+hzX0Wr3nUqA=="
     )
 
 

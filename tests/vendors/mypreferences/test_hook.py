@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import requests
 
 from airflow_import_status.errors import AuthenticationError, BadRequestError, JobNotFoundError
 from airflow_import_status.hooks.mypreferences import MyPreferencesHook
 from airflow_import_status.result import ImportState
 from airflow_import_status.runtime import RUNTIME
-from airflow_import_status.vendors.mypreferences.codec import bearer_token
+from airflow_import_status.vendors.mypreferences.codec import bearer_token, pnauthinfo3_authorization
 from airflow_import_status.vendors.mypreferences.simulator import (
     CLIENT_ID,
     HMAC_SECRET,
@@ -133,6 +136,41 @@ def test_hmac_signed_requests(sim, hmac_conn, use_async):
     result = _get(MyPreferencesHook(hmac_conn), job["job_id"], use_async)
     assert result.state is ImportState.SUCCEEDED
     assert _token_requests(sim) == []
+
+
+def _tampered(header: str, part: str) -> str:
+    if part == "signature":
+        signature = re.search(r"Signature=(\S+)", header)[1]
+        flipped = ("B" if signature[0] == "A" else "A") + signature[1:]
+        return header.replace(f"Signature={signature}", f"Signature={flipped}")
+    if part == "milliseconds":
+        return re.sub(r"\.(\d{3})Z", lambda m: f".{(int(m[1]) + 1) % 1000:03d}Z", header)
+    if part == "user":
+        return header.replace(f"Credential={USER_ID}/", "Credential=someone.else/")
+    return header
+
+
+@pytest.mark.parametrize(
+    ("part", "age_minutes", "accepted"),
+    [
+        ("nothing", 0, True),
+        ("nothing", 14, True),
+        ("nothing", 16, False),
+        ("signature", 0, False),
+        ("milliseconds", 0, False),
+        ("user", 0, False),
+    ],
+)
+def test_the_simulator_verifies_the_whole_signature_and_its_15_minutes(sim, part, age_minutes, accepted):
+    signed_at = datetime.now(UTC) - timedelta(minutes=age_minutes)
+    header = pnauthinfo3_authorization(client_id=CLIENT_ID, user_id=USER_ID, secret=HMAC_SECRET, now=lambda: signed_at)
+    response = requests.get(
+        f"{sim.base_url}/mypreferences/Profiles/v4/{CLIENT_ID}/Programs",
+        headers={"Authorization": _tampered(header, part)},
+        timeout=10,
+    )
+    assert response.status_code == (200 if accepted else 401)
+    assert accepted or "PNAUTHINFO3" in response.headers["WWW-Authenticate"]
 
 
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
