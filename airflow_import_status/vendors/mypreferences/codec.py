@@ -22,8 +22,9 @@ import base64
 import dataclasses
 import hashlib
 import hmac
+import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -32,10 +33,17 @@ from airflow_import_status.errors import (
     AuthenticationError,
     BadRequestError,
     JobNotFoundError,
+    PermanentVendorError,
     VendorPayloadError,
     snippet,
 )
-from airflow_import_status.parsing import load_json, load_json_object, optional_int, optional_str
+from airflow_import_status.parsing import (
+    load_json,
+    load_json_object,
+    optional_int,
+    optional_str,
+    parse_iso_datetime,
+)
 from airflow_import_status.responses import raise_for_http_status
 from airflow_import_status.result import (
     ImportResult,
@@ -82,6 +90,54 @@ _CONFIGURE_HINT = (
 )
 
 
+# ----- import access tokens expire ----------------------------------------------------------
+@dataclass
+class ImportTokenWatch:
+    """When each import access token a hook polls must have expired, from what the hook saw.
+
+    An import access token lives ``lifetime`` seconds from InitiateBulkImport; the status says
+    when (``Expires``). Held by one hook's settings: a trigger keeps it for its whole deferral,
+    a poke-mode sensor across its pokes (a rescheduled poke starts afresh: the not-found grace
+    then decides, as before).
+    """
+
+    lifetime: float
+    clock: Callable[[], float] = time.time
+    _first_polled: dict[str, float] = field(default_factory=dict)
+    _expires: dict[str, float] = field(default_factory=dict)
+
+    def polling(self, token: str) -> None:
+        self._first_polled.setdefault(token, self.clock())
+
+    def seen(self, token: str, expires: datetime | None) -> None:
+        if expires is not None:
+            self._expires[token] = expires.timestamp()
+
+    def expired(self, token: str) -> str | None:
+        """Why ``token`` must have expired by now (its ``Expires`` passed, or polled longer than it lives)."""
+        now = self.clock()
+        expires = self._expires.get(token)
+        if expires is not None:
+            return (
+                f"its Expires {datetime.fromtimestamp(expires, UTC).isoformat()} has passed" if now >= expires else None
+            )
+        first = self._first_polled.get(token)
+        if first is not None and now - first > self.lifetime:
+            return f"it has been polled for {(now - first) / 3600:.1f} hours, longer than an access token lives"
+        return None
+
+
+def expires_at(value: str | None) -> datetime | None:
+    """``Expires`` as an aware datetime; a date without an offset is taken as UTC (inferred); ``None`` if unreadable."""
+    try:
+        moment = parse_iso_datetime(VENDOR, value, "Expires")
+    except VendorPayloadError:
+        return None
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
 # ----- settings ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class MyPreferencesSettings:
@@ -102,6 +158,8 @@ class MyPreferencesSettings:
     status_table: StatusTable
     console_url: str | None
     transport: TransportSettings
+    import_lifetime_hours: float
+    import_tokens: ImportTokenWatch = field(compare=False, repr=False)
 
     @property
     def token_key(self) -> str:
@@ -253,7 +311,8 @@ def check_response(response: HttpResponse, client_id: str, access_token: Any = N
                 vendor=VENDOR,
             )
         raise JobNotFoundError(
-            f"HTTP 401: import access token {access_token} is invalid or expired for clientId {client_id!r}: {message}",
+            f"HTTP 401: import access token {access_token} is unknown (not visible yet, invalid or expired) for "
+            f"clientId {client_id!r}: {message}",
             vendor=VENDOR,
         )
     if response.status == 404:
@@ -301,7 +360,10 @@ def parse_bulk_import_status(
     exceptions = optional_int(VENDOR, fields, "Exceptions")
     not_honored = optional_int(VENDOR, fields, "NotHonored")
 
+    expires = optional_str(fields, "Expires")
     warnings: list[str] = []
+    if expires is not None and expires_at(expires) is None:
+        warnings.append(f"Expires {snippet(expires)!r} is not an ISO 8601 date: the access token's end is unknown")
     state = status_table.classify(status)
     if state is None:
         state = ImportState.PENDING
@@ -326,7 +388,7 @@ def parse_bulk_import_status(
             "NotHonored": not_honored,
             "Pending": optional_int(VENDOR, fields, "Pending"),
             "ValidationSuccessful": valid,
-            "Expires": optional_str(fields, "Expires"),
+            "Expires": expires,
             "Name": optional_str(fields, "Name"),
         },
         warnings=warnings,
@@ -378,6 +440,8 @@ class MyPreferencesCodec:
             status_table=values.status_table(STATUS_TABLE),
             console_url=values["console_url"],
             transport=values.transport(),
+            import_lifetime_hours=values["import_lifetime_hours"],
+            import_tokens=ImportTokenWatch(values["import_lifetime_hours"] * 3600),
         )
 
     def transport(self, settings: MyPreferencesSettings) -> TransportSettings:
@@ -394,9 +458,25 @@ class MyPreferencesCodec:
         return parse_bulk_import_status(response.body, job.access_token, settings.status_table)
 
     def status_flow(self, settings: MyPreferencesSettings, job: MyPreferencesJob) -> Flow[ImportResult]:
+        """One status read; a 401 once the import access token must have expired fails at once."""
+        token, watch = job.job_id, settings.import_tokens
+        watch.polling(token)
         client = job.client_id or settings.client_id
         response = yield from authorized_flow(settings, client, self.status_request(settings, job))
-        return self.decode_status(response, settings, job)
+        try:
+            result = self.decode_status(response, settings, job)
+        except JobNotFoundError:
+            reason = watch.expired(token)
+            if reason is None:
+                raise
+            raise PermanentVendorError(
+                f"HTTP 401: import access token {token} has expired ({reason}; MyPreferences access tokens live "
+                f"{settings.import_lifetime_hours:g} hours from InitiateBulkImport): the import can no longer "
+                "be read; start a new one",
+                vendor=VENDOR,
+            ) from None
+        watch.seen(token, expires_at(result.details["Expires"]))
+        return result
 
     def check_flow(self, settings: MyPreferencesSettings) -> Flow[str]:
         client = settings.client_id

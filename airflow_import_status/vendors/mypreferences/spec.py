@@ -39,6 +39,8 @@ PATH_PLACEHOLDERS = ("clientId", "accessToken")
 SIGNING_PLACEHOLDERS = ("client_id", "user_id", "timestamp", "method", "path")
 AUTH_TYPES = ("oauth2", "hmac")
 HMAC_HASHES = ("sha256", "sha384", "sha512")  # seeds README: SHA-384/512 variants exist
+DEFAULT_ACCESS_TOKEN_LIFETIME_HOURS = 6.0
+"""The Initiate page: an import access token lives six hours ("Retrieve status" says 12: configurable)."""
 
 # "Retrieve status": Initiated, Staging, Queued, Processing, Completed ("Complete" on some pages), Failed.
 STATUS_TABLE = StatusTable(
@@ -123,6 +125,15 @@ CONNECTION = ConnectionSchema(
             validate=_template(SIGNING_PLACEHOLDERS),
         ),
         ConnectionField("hmac_hash", "HMAC hash", default="sha256", choices=HMAC_HASHES),
+        ConnectionField(
+            "import_lifetime_hours",
+            "Import access token lifetime (hours)",
+            float,
+            DEFAULT_ACCESS_TOKEN_LIFETIME_HOURS,
+            minimum=0.001,
+            description="After an import's Expires (or polling it this long), a 401 means its access token "
+            "expired: the sensor fails at once instead of waiting for the import to appear.",
+        ),
         *status_fields("MyPreferences Status"),
         ConnectionField(
             "console_url", "Console URL template ({clientId}, {accessToken})", validate=_template(PATH_PLACEHOLDERS)

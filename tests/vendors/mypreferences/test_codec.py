@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 import pytest
 from airflow.sdk import Connection
 
-from airflow_import_status.errors import AuthenticationError, VendorPayloadError
+from airflow_import_status.errors import AuthenticationError, JobNotFoundError, PermanentVendorError, VendorPayloadError
+from airflow_import_status.polling import ErrorAction, PollPolicy
 from airflow_import_status.result import ImportState
 from airflow_import_status.transport import HttpResponse
 from airflow_import_status.vendors.mypreferences.codec import (
@@ -239,3 +240,103 @@ def test_refused_client_credentials_are_an_authentication_error():
         )
     with pytest.raises(VendorPayloadError, match="no access_token"):
         decode_token(_token_answer(200, {"token_type": "Bearer"}))
+
+
+# ----- the import access token expires ------------------------------------------------------------
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _hmac_settings(**extra) -> MyPreferencesSettings:
+    conn = _connection(login="jane", password="hmac-secret", extra={"auth_type": "hmac", **extra})
+    return settings_from_connection(conn)
+
+
+def _poll(settings: MyPreferencesSettings, response: HttpResponse, access_token: int = 20451):
+    """Drive one status flow by hand: its one signed request is answered with ``response``."""
+    flow = SPEC.codec.status_flow(settings, SPEC.job({"access_token": access_token}))
+    request = next(flow)
+    assert request.method == "GET" and request.headers["Authorization"].startswith("PNAUTHINFO3-HMAC-SHA256 ")
+    try:
+        flow.send(response)
+    except StopIteration as stop:
+        return stop.value
+    raise AssertionError("the status flow asked for more than one request")
+
+
+def _answer(status: int, body: bytes, headers: dict | None = None) -> HttpResponse:
+    return HttpResponse(status, {"content-type": "application/json", **(headers or {})}, body, "https://x/status")
+
+
+UNKNOWN_TOKEN = _answer(401, b'{"Message": "The access token is invalid or has expired."}')
+GRACE = PollPolicy(not_found_grace=3600)
+
+
+def _action(error) -> ErrorAction:
+    return GRACE.after_error(error, failures=0, waited=0.0, job_label="import 20451").action
+
+
+def test_a_401_after_expires_fails_at_once_and_before_it_the_grace_applies():
+    settings = _hmac_settings()
+    clock = settings.import_tokens.clock = _Clock()
+    expires = datetime.fromtimestamp(clock.now + 600, UTC).isoformat()
+    assert _poll(settings, _answer(200, bulk_import_status(Status="Processing", Expires=expires))).state == "running"
+
+    clock.now += 599
+    with pytest.raises(JobNotFoundError, match="import access token 20451 is unknown") as before:
+        _poll(settings, UNKNOWN_TOKEN)
+    assert _action(before.value) is ErrorAction.WAIT
+
+    clock.now += 2
+    with pytest.raises(PermanentVendorError, match=r"access token 20451 has expired \(its Expires .* passed") as after:
+        _poll(settings, UNKNOWN_TOKEN)
+    assert not isinstance(after.value, JobNotFoundError)
+    assert _action(after.value) is ErrorAction.FAIL
+
+
+def test_an_expires_without_offset_is_utc():
+    settings = _hmac_settings()
+    clock = settings.import_tokens.clock = _Clock()
+    naive = datetime.fromtimestamp(clock.now + 60, UTC).replace(tzinfo=None).isoformat()
+    _poll(settings, _answer(200, bulk_import_status(Expires=naive)))
+    clock.now += 59
+    with pytest.raises(JobNotFoundError):
+        _poll(settings, UNKNOWN_TOKEN)
+    clock.now += 2
+    with pytest.raises(PermanentVendorError, match="has expired"):
+        _poll(settings, UNKNOWN_TOKEN)
+
+
+def test_polled_longer_than_the_configured_lifetime_a_401_means_expired():
+    settings = _hmac_settings(import_lifetime_hours=1)
+    clock = settings.import_tokens.clock = _Clock()
+    with pytest.raises(JobNotFoundError):
+        _poll(settings, UNKNOWN_TOKEN)
+    clock.now += 3599
+    with pytest.raises(JobNotFoundError):
+        _poll(settings, UNKNOWN_TOKEN)
+    clock.now += 2
+    with pytest.raises(PermanentVendorError, match=r"polled for 1\.0 hours.*live 1 hours from InitiateBulkImport"):
+        _poll(settings, UNKNOWN_TOKEN)
+    assert _hmac_settings().import_tokens.lifetime == 6 * 3600, "the Initiate page's six hours by default"
+
+
+def test_an_unreadable_expires_warns_and_falls_back_to_the_lifetime():
+    settings = _hmac_settings()
+    clock = settings.import_tokens.clock = _Clock()
+    result = _poll(settings, _answer(200, bulk_import_status(Status="Processing", Expires="tomorrow")))
+    assert any("Expires 'tomorrow' is not an ISO 8601 date" in warning for warning in result.warnings)
+    clock.now += 6 * 3600 + 1
+    with pytest.raises(PermanentVendorError, match=r"polled for 6\.0 hours"):
+        _poll(settings, UNKNOWN_TOKEN)
+
+
+def test_a_challenged_401_is_refused_credentials_whatever_the_expiry():
+    settings = _hmac_settings()
+    challenged = _answer(401, b'{"Message": "Unable to authenticate request"}', {"www-authenticate": "PNAUTHINFO3"})
+    with pytest.raises(AuthenticationError, match="refused the credentials"):
+        _poll(settings, challenged)

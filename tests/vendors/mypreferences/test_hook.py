@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
 
-from airflow_import_status.errors import AuthenticationError, BadRequestError, JobNotFoundError
+from airflow_import_status.errors import AuthenticationError, BadRequestError, JobNotFoundError, PermanentVendorError
 from airflow_import_status.hooks.mypreferences import MyPreferencesHook
 from airflow_import_status.result import ImportState
 from airflow_import_status.runtime import RUNTIME
@@ -194,7 +195,7 @@ def test_wrong_oauth_secret_is_an_authentication_error(sim, custom_conn, use_asy
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
 def test_unknown_access_token_is_not_found(sim, use_async):
     sim.create_job(VENDOR, job_id=5008)
-    with pytest.raises(JobNotFoundError, match="import access token 987654 is invalid or expired"):
+    with pytest.raises(JobNotFoundError, match="import access token 987654 is unknown"):
         _get(MyPreferencesHook(), 987654, use_async)
 
 
@@ -272,3 +273,22 @@ def test_many_triggers_with_an_empty_cache_fetch_one_token(sim):
     assert sorted(r.job_id for r in results) == sorted(job["job_id"] for job in jobs)
     assert len(_token_requests(sim)) == 1
     assert len(_status_requests(sim)) == 50
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+def test_once_expires_passed_the_vendors_401_is_an_expired_token(sim, use_async):
+    job = sim.create_job(VENDOR, script=[{"state": "running", "progress": 10}], expires_in_seconds=1.0)
+    hook = MyPreferencesHook()
+    seen = _get(hook, job["job_id"], use_async)
+    assert seen.state is ImportState.RUNNING
+    time.sleep(max(0.0, datetime.fromisoformat(seen.details["Expires"]).timestamp() - time.time()) + 0.05)
+    with pytest.raises(PermanentVendorError, match=f"access token {job['job_id']} has expired") as err:
+        _get(hook, job["job_id"], use_async)
+    assert not isinstance(err.value, JobNotFoundError)
+    assert _status_requests(sim)[-1]["status"] == 401
+
+
+def test_an_import_seen_for_the_first_time_after_it_expired_gets_the_grace(sim):
+    job = sim.create_job(VENDOR, expires_in_seconds=-1)
+    with pytest.raises(JobNotFoundError):
+        MyPreferencesHook().get_import_status(job["job_id"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -91,3 +92,16 @@ def test_sensor_bad_credentials_fail_without_retry(sim, custom_conn):
         MyPreferencesImportSensor, "deferrable", access_token=job["job_id"], mypreferences_conn_id=conn_id, retries=2
     )
     assert run.state == "failed" and run.try_number == 1
+
+
+@pytest.mark.usefixtures("airflow_db")
+@pytest.mark.parametrize("mode", ["deferrable", "poke"])
+def test_sensor_fails_at_once_when_the_access_token_expires(sim, mode):
+    job = sim.create_job(VENDOR, script=[{"state": "running", "progress": 10}], expires_in_seconds=15)
+    started = time.monotonic()
+    run = run_sensor(
+        MyPreferencesImportSensor, mode, access_token=int(job["job_id"]), not_found_grace=600, timeout=90, retries=2
+    )
+    assert run.state == "failed" and run.try_number == 1
+    assert time.monotonic() - started < 80, "the 401 after Expires waited for the not-found grace"
+    assert _status_requests(sim)[-1]["status"] == 401
