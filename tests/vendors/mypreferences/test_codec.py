@@ -340,3 +340,28 @@ def test_a_challenged_401_is_refused_credentials_whatever_the_expiry():
     challenged = _answer(401, b'{"Message": "Unable to authenticate request"}', {"www-authenticate": "PNAUTHINFO3"})
     with pytest.raises(AuthenticationError, match="refused the credentials"):
         _poll(settings, challenged)
+
+
+# ----- the start-import flow ------------------------------------------------------------------------
+def test_start_import_initiates_stages_each_batch_of_an_iterable_and_executes_never_retried():
+    settings = _hmac_settings()
+    staged = ([{"ProfileId": "a"}], [{"ProfileId": "b"}, {"ProfileId": "c"}])
+    batches = (batch for batch in staged)
+    flow = SPEC.codec.start_import_flow(settings, "nightly", batches)
+    sent = [next(flow)]
+    answers = [bulk_import_status(Status="Initiated", AccessToken=777), *[bulk_import_status(AccessToken=777)] * 3]
+    with pytest.raises(StopIteration) as done:
+        for body in answers:
+            sent.append(flow.send(_answer(200, body)))
+    assert done.value.value == "777"
+    base = "https://pm.mypreferences.com/Profiles/Async/ACME/Import"
+    assert [(r.method, r.url) for r in sent] == [
+        ("POST", base),
+        ("POST", f"{base}/777"),
+        ("POST", f"{base}/777"),
+        ("POST", f"{base}/777/Execute"),
+    ]
+    assert [r.idempotent for r in sent] == [False] * 4
+    assert json.loads(sent[0].content) == {"Name": "nightly", "DataStageDuration": 3}
+    assert [json.loads(r.content) for r in sent[1:3]] == list(staged)
+    assert all(r.headers["Authorization"].startswith("PNAUTHINFO3-HMAC-SHA256 ") for r in sent)
