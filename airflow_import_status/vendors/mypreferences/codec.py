@@ -13,7 +13,12 @@ Choices:
 - The bearer token is a :class:`Shared` value keyed by a hash of token URL, OAuth client id,
   secret and scope: one token per connection and process, fetched once whoever asks, kept
   until ``expires_in`` minus a minute; a 401 to it re-asks once with ``refused=`` the token.
-- ``PNAUTHINFO3``: one pure signer with an injectable clock (:func:`pnauthinfo3_authorization`).
+- ``PNAUTHINFO3``: one pure signer with an injectable clock (:func:`pnauthinfo3_authorization`),
+  UTC timestamp with milliseconds.
+- An import access token lives six hours from InitiateBulkImport (the Initiate page; "Retrieve
+  status" says 12: extra ``import_lifetime_hours``). A challenge-less 401 is "not visible yet"
+  (the not-found grace) until the import's ``Expires`` passed or it was polled longer than that;
+  then it is an expired token and fails at once (:class:`ImportTokenWatch`).
 """
 
 from __future__ import annotations
