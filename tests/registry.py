@@ -130,46 +130,16 @@ def case_from_spec(vendor: str) -> VendorCase:
     )
 
 
-def _mypreferences() -> VendorCase:
-    from airflow_import_status.hooks.mypreferences import DEFAULT_STATUS_TABLE, parse_bulk_import_status
-    from airflow_import_status.sensors.mypreferences import MyPreferencesImportSensor
-    from airflow_import_status.simulators.mypreferences import HMAC_SECRET, OAUTH_CLIENT_SECRET
-    from tests.test_mypreferences import bulk_import_status
-
-    return VendorCase(
-        vendor="mypreferences",
-        sensor_class=MyPreferencesImportSensor,
-        job_params={},
-        job_kwargs=lambda job: {"access_token": int(job["job_id"])},
-        bad_credentials={"password": "wrong-mypreferences-secret"},
-        secrets=(OAUTH_CLIENT_SECRET, HMAC_SECRET),
-        parse=parse_bulk_import_status,
-        sample=bulk_import_status(),
-        success_statuses=DEFAULT_STATUS_TABLE.succeeded,
-        id_field="access_token",
-        not_found_requests=2,
-        status_request={"method": "GET", "path_contains": "/Import/"},
-    )
-
-
-_LEGACY_CASES: dict[str, Callable[[], VendorCase]] = {
-    "mypreferences": _mypreferences,
-}
-
-
 def _vendor_keys() -> list[str]:
     import tests.toy_vendor  # noqa: F401  (registers the toy vendor through the registry alone)
     from airflow_import_status.vendors import all_specs
 
-    return [spec.key for spec in all_specs()] + list(_LEGACY_CASES)
+    return [spec.key for spec in all_specs()]
 
 
 VENDOR_CASES: list[str] = _vendor_keys()
-"""Every vendor the cross-vendor suites run over."""
-
-SPEC_VENDORS: list[str] = [key for key in VENDOR_CASES if key not in _LEGACY_CASES]
-"""The vendors declared as a spec (the others are moving to ``vendors/<key>/``)."""
+"""Every vendor the cross-vendor suites run over: the shipped ones and the tests' toy vendor."""
 
 
 def vendor_case(vendor: str) -> VendorCase:
-    return _LEGACY_CASES[vendor]() if vendor in _LEGACY_CASES else case_from_spec(vendor)
+    return case_from_spec(vendor)

@@ -102,11 +102,7 @@ def test_trigger(sim, monkeypatch, vendor, fault_name):
     case = vendor_case(vendor)
     fault, job_kwargs, conn_id = _prepare(sim, monkeypatch, case, fault_name)
     trigger = ImportStatusTrigger(
-        **(
-            {"vendor": case.vendor}
-            if case.expected_job_id
-            else {"hook_class": f"{case.hook_class.__module__}.{case.hook_class.__qualname__}"}
-        ),
+        vendor=case.vendor,
         conn_id=conn_id,
         job=job_kwargs,
         policy={**POLICY.to_dict(), "not_found_grace": fault.not_found_grace},

@@ -11,7 +11,7 @@ import pytest
 
 from airflow_import_status.get_provider_info import get_provider_info
 from airflow_import_status.triggers.import_status import load_hook_class
-from tests.registry import SPEC_VENDORS
+from tests.registry import VENDOR_CASES
 
 INFO = get_provider_info()
 CONNECTION_TYPES = {entry["connection-type"]: entry for entry in INFO["connection-types"]}
@@ -54,7 +54,7 @@ def test_declared_modules_import():
                 importlib.import_module(module)
 
 
-@pytest.mark.parametrize("vendor", SPEC_VENDORS)
+@pytest.mark.parametrize("vendor", VENDOR_CASES)
 def test_settings_read_every_field_the_form_declares(simulator_server, vendor):
     """The form and the parser come from one schema: a declared field nobody reads is a dead form field."""
     from airflow.sdk import Connection

@@ -24,7 +24,7 @@ from airflow_import_status.simulators.core import SAMPLE_JOB_ID
 from airflow_import_status.transport import AsyncTransport, HttpRequest, TransportSettings
 from airflow_import_status.triggers.import_status import EventStatus, ImportStatusEvent, ImportStatusTrigger
 from tests.hostile import Behaviour, HostileServer
-from tests.registry import SPEC_VENDORS, VendorCase, vendor_case
+from tests.registry import VENDOR_CASES, VendorCase, vendor_case
 
 TIMEOUT = 1.0
 """The connection's whole-request timeout in these tests (seconds)."""
@@ -92,7 +92,7 @@ async def _with_stall_watch(coroutine: Any) -> tuple[Any, float]:
 # ----- bounded in time ------------------------------------------------------------------------------
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("kind", ["trickle_body", "trickle_headers"])
-@pytest.mark.parametrize("vendor", SPEC_VENDORS)
+@pytest.mark.parametrize("vendor", VENDOR_CASES)
 def test_a_trickling_vendor_cannot_hold_a_poll_past_the_timeout(vendor_hook, vendor, kind, path):
     """Before: timeout=2 and one byte a second held a poll for 90 s (headers: over 130 s)."""
     case, hook = vendor_hook(vendor, Behaviour(kind, interval=0.2))
@@ -133,7 +133,7 @@ def test_a_healthy_job_gets_through_while_slow_ones_hold_the_pool(hostile):
 # ----- bounded in memory -----------------------------------------------------------------------------
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("layers", [1, 2], ids=["gzip", "gzip-gzip"])
-@pytest.mark.parametrize("vendor", SPEC_VENDORS)
+@pytest.mark.parametrize("vendor", VENDOR_CASES)
 def test_a_gzip_bomb_costs_little_memory_and_no_loop_stall(vendor_hook, vendor, layers, path):
     """Before: a 1,827-byte double-gzip bomb cost +2,051 MiB and stalled the loop 4.1 s (single: +131 MiB)."""
     case, hook = vendor_hook(vendor, Behaviour("gzip_bomb", layers=layers))
@@ -161,7 +161,7 @@ def test_a_gzip_bomb_costs_little_memory_and_no_loop_stall(vendor_hook, vendor, 
 # ----- never redirected ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
-@pytest.mark.parametrize("vendor", SPEC_VENDORS)
+@pytest.mark.parametrize("vendor", VENDOR_CASES)
 def test_a_redirect_reaches_nothing(vendor_hook, vendor, status, path):
     with HostileServer() as elsewhere:
         case, hook = vendor_hook(vendor, Behaviour("redirect", status=status, location=f"{elsewhere.url}/steal?k=1"))
@@ -182,7 +182,7 @@ def _leaks(case: VendorCase, *texts: str) -> list[str]:
 
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("status", [401, 500, 200])
-@pytest.mark.parametrize("vendor", SPEC_VENDORS)
+@pytest.mark.parametrize("vendor", VENDOR_CASES)
 def test_an_echoed_secret_shows_in_no_error_or_log(vendor_hook, caplog, vendor, status, path):
     """Before: a 401 body echoing the key reached the exception and the trigger event verbatim."""
     caplog.set_level(logging.DEBUG)
@@ -192,7 +192,7 @@ def test_an_echoed_secret_shows_in_no_error_or_log(vendor_hook, caplog, vendor, 
     assert not _leaks(case, str(err.value), caplog.text), f"{case.vendor} secret in the error or the DEBUG logs"
 
 
-@pytest.mark.parametrize("vendor", SPEC_VENDORS)
+@pytest.mark.parametrize("vendor", VENDOR_CASES)
 def test_an_echoed_secret_shows_in_no_trigger_event(vendor_hook, vendor):
     case, hook = vendor_hook(vendor, Behaviour("echo", status=401))
     event = _run_trigger(case, hook.conn_id, PollPolicy(poll_interval=0.05, max_consecutive_failures=1))
@@ -219,7 +219,7 @@ def _run_trigger(case: VendorCase, conn_id: str, policy: PollPolicy) -> ImportSt
     return asyncio.run(first())
 
 
-@pytest.mark.parametrize("vendor", SPEC_VENDORS)
+@pytest.mark.parametrize("vendor", VENDOR_CASES)
 def test_a_dropped_connection_is_one_request_per_attempt(vendor_hook, hostile, vendor):
     """Before: aiohttp silently re-sent each request once (6 requests for max_consecutive_failures=3)."""
     case, hook = vendor_hook(vendor, Behaviour("drop"))

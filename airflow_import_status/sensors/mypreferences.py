@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-from airflow_import_status.hooks.mypreferences import MyPreferencesHook
 from airflow_import_status.sensors.base import ImportStatusSensor
+from airflow_import_status.vendors.mypreferences.spec import SPEC
 
 
 class MyPreferencesImportSensor(ImportStatusSensor):
@@ -23,19 +20,4 @@ class MyPreferencesImportSensor(ImportStatusSensor):
     Every other parameter is :class:`~airflow_import_status.sensors.base.ImportStatusSensor`'s.
     """
 
-    hook_class = MyPreferencesHook
-    job_fields = ("access_token", "client_id")
-    template_fields: Sequence[str] = ("access_token", "client_id", "mypreferences_conn_id")
-
-    def __init__(
-        self,
-        *,
-        access_token: int | str,
-        client_id: str | None = None,
-        mypreferences_conn_id: str = MyPreferencesHook.default_conn_name,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.access_token = access_token
-        self.client_id = client_id
-        self.mypreferences_conn_id = mypreferences_conn_id
+    spec = SPEC

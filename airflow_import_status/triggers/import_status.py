@@ -17,7 +17,7 @@ from airflow_import_status.errors import ImportStatusError, TransientVendorError
 from airflow_import_status.polling import ErrorAction, PollPolicy, PollTracker
 from airflow_import_status.result import ImportResult
 from airflow_import_status.runtime import RUNTIME
-from airflow_import_status.vendors import get_spec
+from airflow_import_status.vendors import all_specs, get_spec
 from airflow_import_status.vendors.spec import JobFieldError
 
 POLL_OVERRUN_SECONDS = 60.0
@@ -76,6 +76,14 @@ def load_hook_class(path: str) -> type[Any]:
     if not (isinstance(hook_class, type) and hasattr(hook_class, "apoll") and hasattr(hook_class, "vendor")):
         raise TypeError(f"{path!r} is not an import-status hook class")
     return hook_class
+
+
+def vendor_of_hook_class(path: str) -> str:
+    """The vendor key a 0.1 trigger's ``hook_class`` path names (through the registry, so a moved class still works)."""
+    for spec in all_specs():
+        if spec.hook_class_name == path:
+            return spec.key
+    return str(load_hook_class(path).spec.key)
 
 
 def bug_message(label: str, err: BaseException) -> str:
@@ -145,8 +153,7 @@ class ImportStatusTrigger(BaseTrigger):
         yield TriggerEvent(event.to_payload())  # type: ignore[no-untyped-call]
 
     def _hook(self) -> Any:
-        hook_class = get_spec(self.vendor).hook_class if self.vendor else load_hook_class(str(self.hook_class))
-        return hook_class(self.conn_id)
+        return get_spec(self.vendor or vendor_of_hook_class(str(self.hook_class))).hook_class(self.conn_id)
 
     async def _wait(self) -> ImportStatusEvent:
         hook = self._hook()

@@ -13,7 +13,7 @@ from typing import Any
 
 from airflow_import_status.vendors.spec import VendorSpec
 
-BUILTIN_VENDORS: tuple[str, ...] = ("which50", "mailup", "isales", "luminate")
+BUILTIN_VENDORS: tuple[str, ...] = ("which50", "mailup", "mypreferences", "isales", "luminate")
 """The vendors the package ships, by key (each ``vendors/<key>/spec.py`` defines ``SPEC``)."""
 
 _REGISTERED: dict[str, VendorSpec[Any, Any]] = {}

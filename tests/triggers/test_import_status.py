@@ -16,7 +16,7 @@ from airflow_import_status.triggers.import_status import (
     ImportStatusTrigger,
     load_hook_class,
 )
-from tests.registry import SPEC_VENDORS, vendor_case
+from tests.registry import VENDOR_CASES, vendor_case
 
 FAST = PollPolicy(poll_interval=0.05, backoff_initial=0.01, backoff_max=0.05, not_found_grace=0).to_dict()
 
@@ -78,7 +78,7 @@ def test_triggers_stored_before_the_vendor_key_still_run(sim):
 
 
 @pytest.mark.usefixtures("airflow_db")
-@pytest.mark.parametrize("vendor", SPEC_VENDORS)
+@pytest.mark.parametrize("vendor", VENDOR_CASES)
 def test_every_vendor_trigger_round_trips_through_airflow_and_runs(sim, vendor):
     """Stored the way Airflow stores it (serde + encryption in the trigger table), loaded by classpath, run."""
     from airflow.models.trigger import Trigger

@@ -11,14 +11,17 @@
 Auth on every API call, as documented: a bearer token from ``POST Profiles/oauth/token``
 (client credentials in a Basic header or the form body, scope ``ClientId/UserId``; token path
 inferred) or ``PNAUTHINFO3-HMAC-SHA256 Credential={userId}/{timestamp} Signature=...``
-(valid 15 minutes, no future timestamps; signed string ``{clientId}:{userId}:{timestamp}``,
-see the hook). Refused credentials get 401 with ``WWW-Authenticate`` and a JSON
+(valid 15 minutes, no future timestamps; the whole signature over
+``{clientId}:{userId}:{timestamp}`` is checked, the timestamp exactly as the header carries it,
+milliseconds included). Refused credentials get 401 with ``WWW-Authenticate`` and a JSON
 ``{"Message"}``; an unknown clientId gets 404; an unknown or expired import access token
-gets 401 *without* a challenge (inferred: the docs only say "401").
+gets 401 *without* a challenge (inferred: the docs only say "401"); an import access token
+lives six hours from Initiate (its ``Expires``), then every call with it gets that 401.
 
 **Simulator-only**: staging counts a record as valid when it is an object whose ``Emails``
 list holds an ``Email`` with an ``@``. Scripted jobs take ``params`` ``{"client_id"}`` and
-final counters ``{"total", "valid", "invalid", "processed", "exceptions", "not_honored"}``.
+final counters ``{"total", "valid", "invalid", "processed", "exceptions", "not_honored"}``;
+``expires_in_seconds`` makes a scripted job's access token expire that soon.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import time
@@ -37,7 +41,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from airflow_import_status.simulators.core import SimJob, VendorSimulator, default_script
+from airflow_import_status.simulators.core import (
+    SAMPLE_JOB_ID,
+    SimJob,
+    SimulatorState,
+    VendorSimulator,
+    default_script,
+)
 
 CLIENT_ID = "SimAssociates"
 USER_ID = "sim.user"
@@ -47,7 +57,7 @@ OAUTH_CLIENT_SECRET = "mypreferences-sim-oauth-secret"
 TOKEN_LIFETIME_SECONDS = 3600
 SIGNATURE_LIFETIME = timedelta(minutes=15)
 CLOCK_SKEW = timedelta(seconds=60)
-IMPORT_TOKEN_LIFETIME = timedelta(hours=12)
+IMPORT_TOKEN_LIFETIME = timedelta(hours=6)  # the Initiate page (seeds README); "Retrieve status" says 12
 STATUS_BY_STATE = {"pending": "Queued", "running": "Processing", "succeeded": "Completed", "failed": "Failed"}
 REALM = 'PNAUTHINFO3 realm="https://pm.mypreferences.com"'
 _HMAC_HEADER = re.compile(
@@ -70,10 +80,21 @@ def _is_valid_record(record: Any) -> bool:
 class MyPreferencesSimulator(VendorSimulator):
     name = "mypreferences"
     conn_id = "mypreferences_default"
+    secrets = (OAUTH_CLIENT_SECRET, HMAC_SECRET)
+    bad_credentials = {"password": "wrong-mypreferences-secret"}
+    status_request = {"method": "GET", "path_contains": "/Import/"}
+    not_found_requests = 2
+    """An unknown import gets a 401: the bearer token is re-fetched once before it counts as not found."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.bearer_tokens: dict[str, float] = {}
+
+    @classmethod
+    def sample_status(cls) -> bytes:
+        step = {"state": "succeeded", "progress": 100, "counters": {"total": 12, "valid": 10, "invalid": 2}}
+        job = SimJob(cls.name, SAMPLE_JOB_ID, [step], data={"Expires": "2026-03-02T06:15:00+00:00"})
+        return json.dumps(cls(SimulatorState()).bulk_import_status(job, step), default=str).encode()
 
     @classmethod
     def connection(cls, base_url: str) -> dict[str, Any]:
@@ -166,9 +187,18 @@ class MyPreferencesSimulator(VendorSimulator):
             return None
         return JSONResponse({"Message": f"Client '{client_id}' was not found."}, status_code=404)
 
+    def create_job(self, spec: dict[str, Any]) -> SimJob:
+        job = super().create_job(spec)
+        lifetime = float(spec.get("expires_in_seconds", IMPORT_TOKEN_LIFETIME.total_seconds()))
+        job.data["Expires"] = (datetime.now(UTC) + timedelta(seconds=lifetime)).isoformat()
+        return job
+
     def _job_of(self, request: Request) -> SimJob | None:
+        """The import the path names, unless it belongs to another clientId or its access token expired."""
         job = self.find_job(request.path_params["access_token"])
         if job is None or str(job.params.get("client_id", CLIENT_ID)) != request.path_params["client_id"]:
+            return None
+        if datetime.now(UTC) >= datetime.fromisoformat(job.data["Expires"]):
             return None
         return job
 
@@ -243,7 +273,6 @@ class MyPreferencesSimulator(VendorSimulator):
     # ----- rendering ----------------------------------------------------------------------
     def bulk_import_status(self, job: SimJob, step: dict[str, Any]) -> dict[str, Any]:
         """Render a scripted step as MyPreferences' ``BulkImportStatus``."""
-        job.data.setdefault("created", datetime.now(UTC))
         counters = self._final_counters(job)
         processed = exceptions = not_honored = 0
         if step.get("not_started"):
@@ -264,7 +293,7 @@ class MyPreferencesSimulator(VendorSimulator):
             "NotHonored": not_honored,
             "AccessToken": int(job.job_id),
             "Status": step.get("vendor_status") or status,
-            "Expires": (job.data["created"] + IMPORT_TOKEN_LIFETIME).isoformat(),
+            "Expires": job.data["Expires"],
             "Name": job.data.get("Name", f"Import {job.job_id}"),
             "DataStageDuration": 3,
             "MatchCriteria": None,

@@ -1,0 +1,1 @@
+"""PossibleNOW MyPreferences bulk import: spec, codec (requests and pure parsers), simulator."""
