@@ -280,7 +280,8 @@ def authorized_flow(settings: MyPreferencesSettings, client_id: str, request: Ht
             hash_name=settings.hmac_hash,
             string_to_sign=settings.string_to_sign,
         )
-        return (yield dataclasses.replace(request, headers=headers))
+        signed: HttpResponse = yield dataclasses.replace(request, headers=headers)
+        return signed
     token: str = yield bearer_token(settings)
     bearer = {**headers, "Authorization": f"Bearer {token}"}
     response: HttpResponse = yield dataclasses.replace(request, headers=bearer)
