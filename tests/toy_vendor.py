@@ -34,6 +34,7 @@ from airflow_import_status.vendors.spec import (
 )
 
 API_KEY = "toy-sim-api-key-123"
+ROLES = {"codec": "Codec", "simulator": "Simulator", "hook": "Hook", "sensor": "ImportSensor"}
 STATUS_TABLE = StatusTable(
     pending=frozenset({"queued"}),
     running=frozenset({"working"}),
@@ -146,10 +147,8 @@ SPEC: VendorSpec[ToySettings, ToyJob] = register(
         connection=ConnectionSchema(standard=(StandardField("host", "Base URL"), StandardField("password", "API key"))),
         job_type=ToyJob,
         status_table=STATUS_TABLE,
-        codec_class_name="tests.toy_vendor.ToyCodec",
-        hook_class_name="tests.toy_vendor.ToyHook",
-        sensor_class_name="tests.toy_vendor.ToyImportSensor",
-        simulator_class_name="tests.toy_vendor.ToySimulator",
+        class_prefix="Toy",
+        class_paths={role: f"tests.toy_vendor.Toy{name}" for role, name in ROLES.items()},
     )
 )
 

@@ -417,11 +417,12 @@ class VendorSpec(Generic[SettingsT, JobT]):
     connection: ConnectionSchema
     job_type: type[JobT]
     status_table: StatusTable
-    codec_class_name: str
-    """The vendor's :class:`VendorCodec` class (imported on first use: it needs Airflow)."""
-    hook_class_name: str
-    sensor_class_name: str
-    simulator_class_name: str
+    class_prefix: str
+    """Names the vendor's classes by convention: ``{prefix}Codec`` and ``{prefix}Simulator`` in its folder,
+    ``{prefix}Hook`` in ``hooks/<key>.py``, ``{prefix}ImportSensor`` in ``sensors/<key>.py``."""
+    class_paths: Mapping[str, str] = field(default_factory=dict)
+    """Overrides of the conventional class paths by role (``codec``, ``simulator``, ``hook``, ``sensor``),
+    for a vendor that lives outside the package."""
     doc_url: str = ""
     """The vendor's public API documentation (the provider info's ``external-doc-url``)."""
     docs: Mapping[str, str] = field(default_factory=dict)
@@ -440,9 +441,27 @@ class VendorSpec(Generic[SettingsT, JobT]):
         """The sensor's / hook's connection-id parameter, Airflow style (e.g. ``which50_conn_id``)."""
         return f"{self.key}_conn_id"
 
+    def class_path(self, role: str) -> str:
+        """Where the vendor's ``role`` class lives (imported on first use: most need Airflow)."""
+        conventional = {
+            "codec": f"airflow_import_status.vendors.{self.key}.codec.{self.class_prefix}Codec",
+            "simulator": f"airflow_import_status.vendors.{self.key}.simulator.{self.class_prefix}Simulator",
+            "hook": f"airflow_import_status.hooks.{self.key}.{self.class_prefix}Hook",
+            "sensor": f"airflow_import_status.sensors.{self.key}.{self.class_prefix}ImportSensor",
+        }
+        return self.class_paths.get(role, conventional[role])
+
+    @property
+    def hook_class_name(self) -> str:
+        return self.class_path("hook")
+
+    @property
+    def sensor_class_name(self) -> str:
+        return self.class_path("sensor")
+
     @cached_property
     def codec(self) -> VendorCodec[SettingsT, JobT]:
-        return _import(self.codec_class_name)()  # type: ignore[no-any-return]
+        return _import(self.class_path("codec"))()  # type: ignore[no-any-return]
 
     @cached_property
     def hook_class(self) -> type[Any]:
@@ -454,7 +473,7 @@ class VendorSpec(Generic[SettingsT, JobT]):
 
     @cached_property
     def simulator_class(self) -> type[VendorSimulator]:
-        return _import(self.simulator_class_name)
+        return _import(self.class_path("simulator"))
 
     def job(self, params: Mapping[str, Any]) -> JobT:
         return self.job_type.from_params(params)  # type: ignore[return-value]

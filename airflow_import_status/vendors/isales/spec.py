@@ -109,10 +109,7 @@ SPEC: VendorSpec[ISalesSettings, ISalesJob] = VendorSpec(
     connection=CONNECTION,
     job_type=ISalesJob,
     status_table=STATUS_TABLE,
-    codec_class_name="airflow_import_status.vendors.isales.codec.ISalesCodec",
-    hook_class_name="airflow_import_status.hooks.isales.ISalesHook",
-    sensor_class_name="airflow_import_status.sensors.isales.ISalesImportSensor",
-    simulator_class_name="airflow_import_status.vendors.isales.simulator.ISalesSimulator",
+    class_prefix="ISales",
     docs={
         "state": "`status`: 0 pending, 1 running, 2 succeeded, 3 failed",
         "total": (

@@ -105,10 +105,7 @@ SPEC: VendorSpec[LuminateSettings, LuminateJob] = VendorSpec(
     connection=CONNECTION,
     job_type=LuminateJob,
     status_table=STATUS_TABLE,
-    codec_class_name="airflow_import_status.vendors.luminate.codec.LuminateCodec",
-    hook_class_name="airflow_import_status.hooks.luminate.LuminateHook",
-    sensor_class_name="airflow_import_status.sensors.luminate.LuminateImportSensor",
-    simulator_class_name="airflow_import_status.vendors.luminate.simulator.LuminateSimulator",
+    class_prefix="Luminate",
     docs={
         "state": "`jobStatus`: PENDING running, SUCCESS succeeded, FAILURE failed; error 908 pending",
         "total": "number of contacts from getAddressBookImportContacts (only with count_contacts)",

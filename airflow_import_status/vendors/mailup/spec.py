@@ -92,10 +92,7 @@ SPEC: VendorSpec[MailUpSettings, MailUpJob] = VendorSpec(
     connection=CONNECTION,
     job_type=MailUpJob,
     status_table=STATUS_TABLE,
-    codec_class_name="airflow_import_status.vendors.mailup.codec.MailUpCodec",
-    hook_class_name="airflow_import_status.hooks.mailup.MailUpHook",
-    sensor_class_name="airflow_import_status.sensors.mailup.MailUpImportSensor",
-    simulator_class_name="airflow_import_status.vendors.mailup.simulator.MailUpSimulator",
+    class_prefix="MailUp",
     docs={
         "state": "`StatusCode` 1 pending, 2 running, 3 succeeded (running while `IsRunning` is True), 4 failed",
         "total": "TotalContacts",

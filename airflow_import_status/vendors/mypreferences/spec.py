@@ -148,10 +148,7 @@ SPEC: VendorSpec[MyPreferencesSettings, MyPreferencesJob] = VendorSpec(
     connection=CONNECTION,
     job_type=MyPreferencesJob,
     status_table=STATUS_TABLE,
-    codec_class_name="airflow_import_status.vendors.mypreferences.codec.MyPreferencesCodec",
-    hook_class_name="airflow_import_status.hooks.mypreferences.MyPreferencesHook",
-    sensor_class_name="airflow_import_status.sensors.mypreferences.MyPreferencesImportSensor",
-    simulator_class_name="airflow_import_status.vendors.mypreferences.simulator.MyPreferencesSimulator",
+    class_prefix="MyPreferences",
     docs={
         "state": "`Status` via a configurable table (Initiated/Staging/Queued pending, Processing running, "
         "Completed/Complete succeeded, Failed failed)",

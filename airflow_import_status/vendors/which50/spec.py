@@ -75,10 +75,7 @@ SPEC: VendorSpec[Which50Settings, Which50Job] = VendorSpec(
     connection=CONNECTION,
     job_type=Which50Job,
     status_table=STATUS_TABLE,
-    codec_class_name="airflow_import_status.vendors.which50.codec.Which50Codec",
-    hook_class_name="airflow_import_status.hooks.which50.Which50Hook",
-    sensor_class_name="airflow_import_status.sensors.which50.Which50ImportSensor",
-    simulator_class_name="airflow_import_status.vendors.which50.simulator.Which50Simulator",
+    class_prefix="Which50",
     doc_url="https://app.which50.com/Which50API/Help",  # inferred: ASP.NET Web API help pages live under /Help
     docs={
         "state": "`CurrentStatus` via a configurable table (see below)",
