@@ -12,7 +12,9 @@ const ImportStatus = (() => {
   const enc = encodeURIComponent;
   const num = (value) => (value === null || value === undefined ? "–" : Number(value).toLocaleString("en"));
   const pct = (ratio) => (ratio === null || ratio === undefined ? "–" : `${(ratio * 100).toFixed(1)}%`);
-  const time = (iso) => (iso ? esc(iso.replace("T", " ").replace(/(\.\d+)?(\+00:00|Z)$/, "Z")) : "–");
+  const time = (iso) => (iso
+    ? `<time datetime="${esc(iso)}" title="${esc(iso)}">${esc(iso.replace("T", " ").replace(/(\.\d+)?(\+00:00|Z)$/, "Z"))}</time>`
+    : "–");
   const live = (row) => row.status === "waiting" || row.status === "running";
 
   async function api(path, params) {
@@ -197,8 +199,10 @@ const ImportStatus = (() => {
 
   function taskInstancePage() {
     const params = new URLSearchParams(location.search);
+    // the UI leaves {MAP_INDEX} unfilled on a task instance that is not mapped
+    const mapIndex = Number.parseInt(params.get("map_index"), 10);
     const ti = { dag_id: params.get("dag_id"), run_id: params.get("run_id"), task_id: params.get("task_id"),
-      map_index: params.get("map_index") || -1 };
+      map_index: Number.isNaN(mapIndex) ? -1 : mapIndex };
     let timer = null;
 
     async function load() {
