@@ -211,27 +211,50 @@ def waiting_row(ti: TaskInstance, waiting: WaitingImport, gate: dict[str, Any] |
 
 
 # ----- finished imports (import_result XComs) ------------------------------------------------------
-def _result_query(dag_ids: Collection[str], *, vendor: str | None, dag_id: str | None) -> tuple[Any, Any]:
-    """The ``import_result`` XComs of ``dag_ids`` joined to their task instance, and the status column."""
-    status = _status_expression(XComModel.value, TaskInstance.state).label("status")
-    query = (
-        select(XComModel.dag_run_id, XComModel.task_id, XComModel.map_index, status)
-        .join(
-            TaskInstance,
-            and_(
-                TaskInstance.dag_id == XComModel.dag_id,
-                TaskInstance.run_id == XComModel.run_id,
-                TaskInstance.task_id == XComModel.task_id,
-                TaskInstance.map_index == XComModel.map_index,
-            ),
-        )
-        .where(XComModel.key == RESULT_XCOM_KEY, XComModel.dag_id.in_(dag_ids))
+def _ti_of_xcom() -> Any:
+    return and_(
+        TaskInstance.dag_id == XComModel.dag_id,
+        TaskInstance.run_id == XComModel.run_id,
+        TaskInstance.task_id == XComModel.task_id,
+        TaskInstance.map_index == XComModel.map_index,
     )
+
+
+_NEWEST_FIRST = (XComModel.timestamp.desc(), XComModel.dag_run_id.desc(), XComModel.task_id, XComModel.map_index)
+
+
+def _result_keys(
+    dag_ids: Collection[str],
+    *,
+    vendor: str | None = None,
+    status: str | None = None,
+    dag_id: str | None = None,
+    run_id: str | None = None,
+    task_id: str | None = None,
+    map_index: int | None = None,
+) -> Any:
+    """Keys of the matching ``import_result`` XComs; the task instance is joined only to filter by status.
+
+    Paging sorts and counts these narrow rows; only the page's rows are then read in full.
+    """
+    query = select(XComModel.dag_run_id, XComModel.task_id, XComModel.map_index).where(
+        XComModel.key == RESULT_XCOM_KEY, XComModel.dag_id.in_(dag_ids)
+    )
+    for column, value in (
+        (XComModel.dag_id, dag_id),
+        (XComModel.run_id, run_id),
+        (XComModel.task_id, task_id),
+        (XComModel.map_index, map_index),
+    ):
+        if value is not None:
+            query = query.where(column == value)
     if vendor:
         query = query.where(XComModel.value["vendor"].as_string() == vendor)
-    if dag_id:
-        query = query.where(XComModel.dag_id == dag_id)
-    return query, status
+    if status:
+        query = query.join(TaskInstance, _ti_of_xcom()).where(
+            _status_expression(XComModel.value, TaskInstance.state) == status
+        )
+    return query
 
 
 def _attached(key: str) -> Any:
@@ -245,22 +268,38 @@ def _attached(key: str) -> Any:
     )
 
 
-def _finished_rows(query: Any, status: Any) -> Any:
+def _finished_rows(keys: Any) -> Any:
+    """The rows of ``keys`` in full, newest first: result, status, task instance, gate and console link."""
+    page = keys.subquery()
     gate, on_gate = _attached(GATE_XCOM_KEY)
     link, on_link = _attached(CONSOLE_LINK_XCOM_KEY)
     return (
-        query.add_columns(
+        select(
             XComModel.dag_id,
             XComModel.run_id,
+            XComModel.task_id,
+            XComModel.map_index,
             XComModel.value,
+            _status_expression(XComModel.value, TaskInstance.state).label("status"),
             TaskInstance.state,
             TaskInstance.start_date,
             TaskInstance.end_date,
             gate.value.label("gate"),
             link.value.label("console_url"),
         )
+        .join(
+            page,
+            and_(
+                XComModel.dag_run_id == page.c.dag_run_id,
+                XComModel.task_id == page.c.task_id,
+                XComModel.map_index == page.c.map_index,
+                XComModel.key == RESULT_XCOM_KEY,
+            ),
+        )
+        .join(TaskInstance, _ti_of_xcom())
         .outerjoin(gate, on_gate)
         .outerjoin(link, on_link)
+        .order_by(*_NEWEST_FIRST)
     )
 
 
@@ -291,7 +330,7 @@ def list_imports(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[int, list[dict[str, Any]], list[WaitingImport | None]]:
-    """One page of imports of ``dag_ids``: waiting ones first, then running, then the newest finished.
+    """One page of imports of ``dag_ids``: waiting ones (deferred) first, then the others newest first.
 
     Returns the total count, the page's rows and, aligned with them, each row's waiting import
     (``None`` for finished rows), for the live status.
@@ -311,25 +350,12 @@ def list_imports(
     if status == ImportStatus.WAITING.value:
         return len(waiting), rows, sources
 
-    query, status_column = _result_query(dag_ids, vendor=vendor, dag_id=dag_id)
-    if status:
-        query = query.where(status_column == status)
-    finished_total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    keys = _result_keys(dag_ids, vendor=vendor, status=status, dag_id=dag_id)
+    finished_total = session.scalar(select(func.count()).select_from(keys.subquery())) or 0
     remaining = limit - len(rows)
     if remaining > 0:
-        page = (
-            _finished_rows(query, status_column)
-            .order_by(
-                case((status_column == ImportStatus.RUNNING.value, 0), else_=1),
-                XComModel.timestamp.desc(),
-                XComModel.dag_run_id.desc(),
-                XComModel.task_id,
-                XComModel.map_index,
-            )
-            .offset(max(0, offset - len(waiting)))
-            .limit(remaining)
-        )
-        finished = [_finished_row(row) for row in session.execute(page)]
+        page = keys.order_by(*_NEWEST_FIRST).offset(max(0, offset - len(waiting))).limit(remaining)
+        finished = [_finished_row(row) for row in session.execute(_finished_rows(page))]
         rows += finished
         sources += [None] * len(finished)
     return len(waiting) + finished_total, rows, sources
@@ -358,9 +384,8 @@ def task_import(
     if deferred:
         ti, waiting = deferred[0]
         return waiting_row(ti, waiting, gate_for(session, dag_id, run_id, task_id, map_index)), None, waiting
-    query, status = _result_query([dag_id], vendor=None, dag_id=dag_id)
-    query = query.where(XComModel.run_id == run_id, XComModel.task_id == task_id, XComModel.map_index == map_index)
-    row = session.execute(_finished_rows(query, status)).first()
+    keys = _result_keys([dag_id], dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index)
+    row = session.execute(_finished_rows(keys)).first()
     if row is None:
         return None, None, None
     return _finished_row(row), normalized(row.value), None
@@ -368,13 +393,9 @@ def task_import(
 
 def history(session: Session, dag_id: str, task_id: str, limit: int = HISTORY_RUNS) -> list[dict[str, Any]]:
     """The task's last ``limit`` imports, oldest first: counters, status and the gate's threshold in records."""
-    query, status = _result_query([dag_id], vendor=None, dag_id=dag_id)
-    query = query.where(XComModel.task_id == task_id)
-    rows = session.execute(
-        _finished_rows(query, status)
-        .order_by(XComModel.timestamp.desc(), XComModel.dag_run_id.desc(), XComModel.map_index)
-        .limit(max(1, min(limit, MAX_PAGE_SIZE)))
-    ).all()
+    keys = _result_keys([dag_id], dag_id=dag_id, task_id=task_id)
+    newest = keys.order_by(*_NEWEST_FIRST).limit(max(1, min(limit, MAX_PAGE_SIZE)))
+    rows = session.execute(_finished_rows(newest)).all()
     points = []
     for row in reversed(rows):
         item = _finished_row(row)
