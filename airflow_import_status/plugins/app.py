@@ -8,6 +8,7 @@ configured auth manager what the user may read: the list is limited to
 
 from __future__ import annotations
 
+import asyncio
 from importlib import resources
 from typing import Annotated, Any
 
@@ -102,9 +103,10 @@ def create_app() -> FastAPI:
 
         total, rows, sources, dag_ids = await run_in_threadpool(read)
         if with_live:
-            for row, waiting in zip(rows, sources, strict=True):
-                if waiting is not None:
-                    _fold_live(row, await live.get(waiting))
+            polled = [(row, waiting) for row, waiting in zip(rows, sources, strict=True) if waiting is not None]
+            statuses = await asyncio.gather(*(live.get(waiting) for _, waiting in polled))
+            for (row, _), status in zip(polled, statuses, strict=True):
+                _fold_live(row, status)
         return {
             "total": total,
             "limit": limit,

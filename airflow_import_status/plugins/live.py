@@ -64,7 +64,7 @@ class LiveStatus:
         except TimeoutError:
             return {
                 "result": None,
-                "error": f"the vendor did not answer within {self.wait:.0f}s; still asking",
+                "error": f"the vendor did not answer within {self.wait:g}s; still asking",
                 "polled_at": None,
             }
 

@@ -13,8 +13,10 @@ const ImportStatus = (() => {
   const num = (value) => (value === null || value === undefined ? "–" : Number(value).toLocaleString("en"));
   const pct = (ratio) => (ratio === null || ratio === undefined ? "–" : `${(ratio * 100).toFixed(1)}%`);
   const time = (iso) => (iso
-    ? `<time datetime="${esc(iso)}" title="${esc(iso)}">${esc(iso.replace("T", " ").replace(/(\.\d+)?(\+00:00|Z)$/, "Z"))}</time>`
+    ? `<time datetime="${esc(iso)}" title="${esc(iso)}">${esc(shortTime(iso))}</time>`
     : "–");
+  // "2026-12-02T10:15:28.123+00:00" -> "12-02 10:15:28" (UTC, as the column headers say)
+  const shortTime = (iso) => iso.replace(/^\d{4}-/, "").replace("T", " ").replace(/(\.\d+)?(\+00:00|Z)$/, "");
   const live = (row) => row.status === "waiting" || row.status === "running";
 
   async function api(path, params) {
@@ -72,7 +74,7 @@ const ImportStatus = (() => {
     return `<tr data-testid="import-row" data-dag-id="${esc(row.dag_id)}" data-run-id="${esc(row.run_id)}"
         data-task-id="${esc(row.task_id)}" data-status="${esc(row.status)}">
       <td>${esc(row.vendor)}</td>
-      <td>${esc(row.job_id)}</td>
+      <td class="job">${esc(row.job_id)}</td>
       <td class="path"><a target="_top" href="${dag}">${esc(row.dag_id)}</a>
         <a target="_top" href="${dag}/runs/${enc(row.run_id)}">${esc(row.run_id)}</a>
         <a target="_top" href="${taskUrl(row)}">${esc(row.task_id)}${row.map_index >= 0 ? ` [${row.map_index}]` : ""}</a></td>
