@@ -89,7 +89,7 @@ def create_app() -> FastAPI:
         offset: Annotated[int, Query(ge=0)] = 0,
         with_live: bool = True,
     ) -> dict[str, Any]:
-        """A page of the imports of the DAGs the user may read, waiting and running ones first."""
+        """A page of the imports of the DAGs the user may read, waiting ones first, then newest first."""
         if state and state not in set(queries.ImportStatus):
             raise HTTPException(400, f"unknown state {state!r}; one of {', '.join(queries.ImportStatus)}")
 
@@ -99,7 +99,7 @@ def create_app() -> FastAPI:
                 total, rows, sources = queries.list_imports(
                     session, dag_ids, vendor=vendor, status=state, dag_id=dag_id, limit=limit, offset=offset
                 )
-                return total, rows, sources, sorted(dag_ids)
+                return total, rows, sources, queries.import_dag_ids(session, dag_ids)
 
         total, rows, sources, dag_ids = await run_in_threadpool(read)
         if with_live:

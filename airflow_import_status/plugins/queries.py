@@ -22,9 +22,8 @@ from sqlalchemy.orm import Session, aliased
 from airflow_import_status.plugins.listener import GATE_XCOM_KEY
 from airflow_import_status.plugins.sources import TRIGGER_CLASSPATHS, WaitingImport, read_trigger
 from airflow_import_status.result import ImportResult, sum_counters, to_utc_iso
+from airflow_import_status.sensors.base import RESULT_XCOM_KEY
 
-RESULT_XCOM_KEY = "import_result"
-"""The normalized result's XCom key (``sensors.base.RESULT_XCOM_KEY``; start-import operators push it too)."""
 CONSOLE_LINK_XCOM_KEY = "_link_ImportConsoleLink"
 """Where Airflow stores the "Vendor console" extra link of a finished task."""
 MAX_PAGE_SIZE = 200
@@ -58,10 +57,6 @@ def _status_expression(result: Any, ti_state: Any) -> Any:
         (ti_state.in_(_FAILED_TASK_STATES), literal(ImportStatus.TIMED_OUT.value)),
         else_=literal(ImportStatus.RUNNING.value),
     )
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return to_utc_iso(moment)
 
 
 def _epoch_iso(epoch: float | None) -> str | None:
@@ -204,7 +199,7 @@ def waiting_row(ti: TaskInstance, waiting: WaitingImport, gate: dict[str, Any] |
         task_state=ti.state,
         result=None,
         gate=gate,
-        started_at=_iso(ti.start_date),
+        started_at=to_utc_iso(ti.start_date),
         finished_at=None,
         waiting=waiting,
     )
@@ -314,8 +309,8 @@ def _finished_row(row: Any) -> dict[str, Any]:
         task_state=row.state,
         result=result,
         gate=gate_of(row.gate),
-        started_at=_iso(row.start_date),
-        finished_at=(result.finished_at if result and result.finished_at else _iso(row.end_date)),
+        started_at=to_utc_iso(row.start_date),
+        finished_at=(result.finished_at if result and result.finished_at else to_utc_iso(row.end_date)),
         console_url=row.console_url,
     )
 
@@ -374,6 +369,14 @@ def gate_for(session: Session, dag_id: str, run_id: str, task_id: str, map_index
             )
         )
     )
+
+
+def import_dag_ids(session: Session, dag_ids: Collection[str]) -> list[str]:
+    """The DAGs of ``dag_ids`` that have an import, for the DAG filter."""
+    finished = session.scalars(
+        select(XComModel.dag_id).distinct().where(XComModel.key == RESULT_XCOM_KEY, XComModel.dag_id.in_(dag_ids))
+    )
+    return sorted({*finished, *(ti.dag_id for ti, _ in waiting_imports(session, dag_ids))})
 
 
 def task_import(

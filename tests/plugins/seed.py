@@ -19,7 +19,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from airflow_import_status.plugins.listener import GATE_XCOM_KEY
-from airflow_import_status.plugins.queries import CONSOLE_LINK_XCOM_KEY, RESULT_XCOM_KEY
+from airflow_import_status.plugins.queries import CONSOLE_LINK_XCOM_KEY
+from airflow_import_status.sensors.base import RESULT_XCOM_KEY
 
 BUNDLE = "import-status-tests"
 TRIGGER_CLASSPATH = "airflow_import_status.triggers.import_status.ImportStatusTrigger"

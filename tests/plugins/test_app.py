@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from airflow_import_status.simulators.which50 import API_KEY
-from tests.plugins.seed import START, WHICH50_HOOK, add_imports, result
+from tests.plugins.seed import START, WHICH50_HOOK, add_imports, ensure_dags, result
 
-DAG_A, DAG_B = "imports_ui_a", "imports_ui_b"
+DAG_A, DAG_B, DAG_WITHOUT_IMPORTS = "imports_ui_a", "imports_ui_b", "imports_ui_none"
 LIMITED_USER = f"only-{DAG_B}"
 PREFIX = "/import-status"
 GATE = {"max_rejected": None, "max_rejected_ratio": 0.1}
@@ -158,6 +158,7 @@ def client(airflow_db, simulator_server) -> Iterator[Any]:
 
         with create_session() as session:
             add_imports(session, IMPORTS)
+            ensure_dags(session, DAG_WITHOUT_IMPORTS)
         purge_cached_app()
         app = create_app(apps="core")
         manager = get_auth_manager()
@@ -276,6 +277,8 @@ def test_filters_by_vendor_state_and_dag(client, sim):
     assert [r["run_id"] for r in _imports(client, dag_id=DAG_B)["imports"]] == ["b_succeeded"]
     assert _imports(client, vendor="mailup", dag_id=DAG_A)["total"] == 0
     assert _get(client, "/api/imports", state="bogus").status_code == 400
+    dag_filter = _imports(client, with_live="false")["dag_ids"]
+    assert {DAG_A, DAG_B} <= set(dag_filter) and DAG_WITHOUT_IMPORTS not in dag_filter
 
 
 def test_pages_partition_the_list_across_waiting_and_finished_rows(client):
