@@ -144,7 +144,7 @@ def main() -> None:
         ),
     ]
     print(f"{args.imports} finished + {args.waiting} waiting imports in {args.dags} DAGs (SQLite)", end="")
-    print(f", seeded in {seeded:.1f}s")
+    print(f", seeded in {seeded:.1f}s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'request':<22} {'median ms':>10} {'p95 ms':>8} {'rows':>5} {'bytes':>8}")
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:
         for name, path, params in cases:
