@@ -376,7 +376,17 @@ def import_dag_ids(session: Session, dag_ids: Collection[str]) -> list[str]:
     finished = session.scalars(
         select(XComModel.dag_id).distinct().where(XComModel.key == RESULT_XCOM_KEY, XComModel.dag_id.in_(dag_ids))
     )
-    return sorted({*finished, *(ti.dag_id for ti, _ in waiting_imports(session, dag_ids))})
+    deferred = session.scalars(
+        select(TaskInstance.dag_id)
+        .distinct()
+        .join(Trigger, Trigger.id == TaskInstance.trigger_id)
+        .where(
+            TaskInstance.state == "deferred",
+            Trigger.classpath.in_(TRIGGER_CLASSPATHS),
+            TaskInstance.dag_id.in_(dag_ids),
+        )
+    )
+    return sorted({*finished, *deferred})
 
 
 def task_import(

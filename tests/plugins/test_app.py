@@ -22,6 +22,7 @@ from airflow_import_status.simulators.which50 import API_KEY
 from tests.plugins.seed import START, WHICH50_HOOK, add_imports, ensure_dags, result
 
 DAG_A, DAG_B, DAG_WITHOUT_IMPORTS = "imports_ui_a", "imports_ui_b", "imports_ui_none"
+DAG_WAITING_ONLY = "imports_ui_waiting"
 LIMITED_USER = f"only-{DAG_B}"
 PREFIX = "/import-status"
 GATE = {"max_rejected": None, "max_rejected_ratio": 0.1}
@@ -117,6 +118,13 @@ IMPORTS = [
         "ti_state": "deferred",
         "classpath": "airflow.providers.standard.triggers.temporal.TimeDeltaTrigger",
         "trigger": {"delta": 60},
+    },
+    {
+        "dag_id": DAG_WAITING_ONLY,
+        "run_id": "waiting_only",
+        "when": _at(58),
+        "ti_state": "deferred",
+        "trigger": _trigger("8805", waiting_since=START.timestamp() + 240),
     },
     {
         "dag_id": DAG_B,
@@ -278,7 +286,7 @@ def test_filters_by_vendor_state_and_dag(client, sim):
     assert _imports(client, vendor="mailup", dag_id=DAG_A)["total"] == 0
     assert _get(client, "/api/imports", state="bogus").status_code == 400
     dag_filter = _imports(client, with_live="false")["dag_ids"]
-    assert {DAG_A, DAG_B} <= set(dag_filter) and DAG_WITHOUT_IMPORTS not in dag_filter
+    assert {DAG_A, DAG_B, DAG_WAITING_ONLY} <= set(dag_filter) and DAG_WITHOUT_IMPORTS not in dag_filter
 
 
 def test_pages_partition_the_list_across_waiting_and_finished_rows(client):
