@@ -93,28 +93,27 @@ def create_app() -> FastAPI:
         if state and state not in set(queries.ImportStatus):
             raise HTTPException(400, f"unknown state {state!r}; one of {', '.join(queries.ImportStatus)}")
 
-        def read() -> tuple[int, list[dict[str, Any]], list[Any], list[str]]:
+        def read() -> queries.ImportPage:
             with create_session() as session:
                 dag_ids = get_auth_manager().get_authorized_dag_ids(user=user, method="GET", session=session)
-                total, rows, sources = queries.list_imports(
+                return queries.list_imports(
                     session, dag_ids, vendor=vendor, status=state, dag_id=dag_id, limit=limit, offset=offset
                 )
-                return total, rows, sources, queries.import_dag_ids(session, dag_ids)
 
-        total, rows, sources, dag_ids = await run_in_threadpool(read)
+        page = await run_in_threadpool(read)
         if with_live:
-            polled = [(row, waiting) for row, waiting in zip(rows, sources, strict=True) if waiting is not None]
+            polled = [(row, waiting) for row, waiting in zip(page.rows, page.sources, strict=True) if waiting]
             statuses = await asyncio.gather(*(live.get(waiting) for _, waiting in polled))
             for (row, _), status in zip(polled, statuses, strict=True):
                 _fold_live(row, status)
         return {
-            "total": total,
+            "total": page.total,
             "limit": limit,
             "offset": offset,
-            "imports": rows,
+            "imports": page.rows,
             "vendors": vendors(),
             "states": list(queries.ImportStatus),
-            "dag_ids": dag_ids,
+            "dag_ids": page.dag_ids,
         }
 
     @router.get("/api/task-instance", dependencies=[read_xcom])

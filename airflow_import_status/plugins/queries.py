@@ -8,6 +8,7 @@ field from the normalized result: nothing else from XCom, the trigger or the con
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
@@ -315,6 +316,18 @@ def _finished_row(row: Any) -> dict[str, Any]:
     )
 
 
+@dataclasses.dataclass
+class ImportPage:
+    """A page of the Imports list."""
+
+    total: int
+    rows: list[dict[str, Any]]
+    sources: list[WaitingImport | None]
+    """Aligned with ``rows``: what each waiting row's trigger waits for (``None`` for finished rows)."""
+    dag_ids: list[str]
+    """The DAGs that have imports, for the DAG filter."""
+
+
 def list_imports(
     session: Session,
     dag_ids: Collection[str],
@@ -324,12 +337,8 @@ def list_imports(
     dag_id: str | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> tuple[int, list[dict[str, Any]], list[WaitingImport | None]]:
-    """One page of imports of ``dag_ids``: waiting ones (deferred) first, then the others newest first.
-
-    Returns the total count, the page's rows and, aligned with them, each row's waiting import
-    (``None`` for finished rows), for the live status.
-    """
+) -> ImportPage:
+    """One page of imports of ``dag_ids``: waiting ones (deferred) first, then the others newest first."""
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     offset = max(0, offset)
     waiting: list[tuple[TaskInstance, WaitingImport]] = []
@@ -342,18 +351,46 @@ def list_imports(
         for ti, w in waiting[offset : offset + limit]
     ]
     sources: list[WaitingImport | None] = [w for _, w in waiting[offset : offset + limit]]
-    if status == ImportStatus.WAITING.value:
-        return len(waiting), rows, sources
 
+    # one scan of the results gives the DAG filter's choices and, without other filters, the count
+    per_dag = dict(
+        session.execute(
+            select(XComModel.dag_id, func.count())
+            .where(XComModel.key == RESULT_XCOM_KEY, XComModel.dag_id.in_(dag_ids))
+            .group_by(XComModel.dag_id)
+        ).all()
+    )
     keys = _result_keys(dag_ids, vendor=vendor, status=status, dag_id=dag_id)
-    finished_total = session.scalar(select(func.count()).select_from(keys.subquery())) or 0
+    if status == ImportStatus.WAITING.value:
+        finished_total = 0
+    elif vendor or status:
+        finished_total = session.scalar(select(func.count()).select_from(keys.subquery())) or 0
+    else:
+        finished_total = per_dag.get(dag_id, 0) if dag_id else sum(per_dag.values())
     remaining = limit - len(rows)
-    if remaining > 0:
+    if remaining > 0 and finished_total:
         page = keys.order_by(*_NEWEST_FIRST).offset(max(0, offset - len(waiting))).limit(remaining)
         finished = [_finished_row(row) for row in session.execute(_finished_rows(page))]
         rows += finished
         sources += [None] * len(finished)
-    return len(waiting) + finished_total, rows, sources
+    dags_with_imports = sorted({*per_dag, *_deferred_dag_ids(session, dag_ids)})
+    return ImportPage(len(waiting) + finished_total, rows, sources, dags_with_imports)
+
+
+def _deferred_dag_ids(session: Session, dag_ids: Collection[str]) -> set[str]:
+    """DAGs of ``dag_ids`` with a task deferred on an import trigger (kwargs left encrypted)."""
+    return set(
+        session.scalars(
+            select(TaskInstance.dag_id)
+            .distinct()
+            .join(Trigger, Trigger.id == TaskInstance.trigger_id)
+            .where(
+                TaskInstance.state == "deferred",
+                Trigger.classpath.in_(TRIGGER_CLASSPATHS),
+                TaskInstance.dag_id.in_(dag_ids),
+            )
+        )
+    )
 
 
 def gate_for(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int) -> dict[str, Any] | None:
@@ -369,24 +406,6 @@ def gate_for(session: Session, dag_id: str, run_id: str, task_id: str, map_index
             )
         )
     )
-
-
-def import_dag_ids(session: Session, dag_ids: Collection[str]) -> list[str]:
-    """The DAGs of ``dag_ids`` that have an import, for the DAG filter."""
-    finished = session.scalars(
-        select(XComModel.dag_id).distinct().where(XComModel.key == RESULT_XCOM_KEY, XComModel.dag_id.in_(dag_ids))
-    )
-    deferred = session.scalars(
-        select(TaskInstance.dag_id)
-        .distinct()
-        .join(Trigger, Trigger.id == TaskInstance.trigger_id)
-        .where(
-            TaskInstance.state == "deferred",
-            Trigger.classpath.in_(TRIGGER_CLASSPATHS),
-            TaskInstance.dag_id.in_(dag_ids),
-        )
-    )
-    return sorted({*finished, *deferred})
 
 
 def task_import(
