@@ -49,5 +49,8 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_import_status.sensors.base.ImportConsoleLink"],
+        "plugins": [
+            {"name": "import_status", "plugin-class": "airflow_import_status.plugins.import_status.ImportStatusPlugin"}
+        ],
         "connection-types": [spec.connection_type() for spec in specs],
     }

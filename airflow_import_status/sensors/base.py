@@ -39,6 +39,10 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
     from airflow.sdk.types import TaskInstanceKey
 
+GATE_XCOM_KEY = "import_gate"
+"""XCom key of the task's quality gate ``{"max_rejected": ..., "max_rejected_ratio": ...}``, pushed when it
+starts waiting (Airflow does not serialize these attributes; the Imports page draws the threshold)."""
+
 RESULT_XCOM_KEY = "import_result"
 """XCom key holding the normalized result, on success and on failure alike."""
 
@@ -165,6 +169,9 @@ class ImportStatusSensor(BaseSensorOperator):
     # ----- modes ----------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
         self.log.info("Waiting for %s (conn_id=%s)", self.job_label, self.conn_id)
+        context["ti"].xcom_push(
+            key=GATE_XCOM_KEY, value={"max_rejected": self.max_rejected, "max_rejected_ratio": self.max_rejected_ratio}
+        )
         if not self.deferrable:
             return super().execute(context)
         now = time.time()
