@@ -322,7 +322,7 @@ class AirflowDeployment:
             AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
             AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
         )
-        env.update(connection_env(self.sim_url))
+        env.update(connection_env(self.sim_url, shipped_only=True))  # Airflow's processes know no test vendor
         env.update(config)
         return env
 

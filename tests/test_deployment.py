@@ -125,11 +125,11 @@ def test_provider_is_registered_with_airflow(deployment: AirflowDeployment):
     assert not masked_defaults, "rename these fields (Airflow's secrets masker treats the names as sensitive):\n" + (
         "\n".join(masked_defaults)
     )
-    assert len(info["connection-types"]) == len(simulator_classes())
+    assert len(info["connection-types"]) == len(simulator_classes(shipped_only=True))
 
 
 def test_connection_test_works_for_every_default_connection(deployment: AirflowDeployment):
-    conn_ids = [cls.conn_id for cls in simulator_classes()]
+    conn_ids = [cls.conn_id for cls in simulator_classes(shipped_only=True)]
 
     def cli_test(conn_id: str) -> tuple[str, int, str]:
         result = deployment.airflow("connections", "test", conn_id, check=False)
@@ -141,7 +141,7 @@ def test_connection_test_works_for_every_default_connection(deployment: AirflowD
     assert not failures, "\n".join(failures)
     assert all("Connection success!" in output for _, _, output in outcomes)
 
-    for cls in simulator_classes():
+    for cls in simulator_classes(shipped_only=True):
         connection = cls.connection(deployment.sim_url)
         body = {"connection_id": cls.conn_id, **connection}
         if isinstance(body.get("extra"), dict):

@@ -83,7 +83,7 @@ def _shown(value: int | None) -> str:
 def _secrets() -> list[str]:
     """Every credential the simulators' connections carry."""
     found = []
-    for cls in simulator_classes():
+    for cls in simulator_classes(shipped_only=True):
         connection = cls.connection("http://x")
         found += [connection[k] for k in ("password",) if connection.get(k)]
         found += [v for k, v in (connection.get("extra") or {}).items() if "key" in k or "secret" in k]

@@ -11,13 +11,16 @@ import json
 from airflow_import_status.simulators.core import VendorSimulator
 
 
-def simulator_classes() -> list[type[VendorSimulator]]:
-    """Every registered vendor's simulator class."""
-    from airflow_import_status.vendors import all_specs
+def simulator_classes(shipped_only: bool = False) -> list[type[VendorSimulator]]:
+    """Every registered vendor's simulator class (``shipped_only``: the package's own vendors)."""
+    from airflow_import_status.vendors import all_specs, builtin_specs
 
-    return [spec.simulator_class for spec in all_specs()]
+    return [spec.simulator_class for spec in (builtin_specs() if shipped_only else all_specs())]
 
 
-def connection_env(base_url: str) -> dict[str, str]:
+def connection_env(base_url: str, shipped_only: bool = False) -> dict[str, str]:
     """``AIRFLOW_CONN_*`` variables pointing every vendor's default connection at the simulators."""
-    return {f"AIRFLOW_CONN_{cls.conn_id.upper()}": json.dumps(cls.connection(base_url)) for cls in simulator_classes()}
+    return {
+        f"AIRFLOW_CONN_{cls.conn_id.upper()}": json.dumps(cls.connection(base_url))
+        for cls in simulator_classes(shipped_only)
+    }
