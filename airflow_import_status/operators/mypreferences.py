@@ -77,7 +77,7 @@ class MyPreferencesImportOperator(ImportStartOperator):
         self.data_stage_duration = data_stage_duration
         self.import_type = import_type
         self.match_alternate_id_type = match_alternate_id_type
-        self.refresh = tuple(refresh)
+        self.refresh = (refresh,) if isinstance(refresh, str) else tuple(refresh)
         self.allow_prior_consents = allow_prior_consents
         self.stage_body_key = stage_body_key
         # a wrong option fails when the DAG is parsed, not half way through a run (the name is rendered later)

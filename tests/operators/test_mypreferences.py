@@ -59,6 +59,15 @@ def _posts(sim) -> list[str]:
     return kinds
 
 
+def _ledgers() -> list[str]:
+    """Ledger Variables left behind (a finished task, success or final failure, leaves none)."""
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return [v.key for v in session.query(Variable) if v.key.startswith("import_status.job.")]
+
+
 def _staged(sim, token) -> dict:
     return sim.job(VENDOR, str(token))["data"]
 
@@ -151,6 +160,7 @@ def test_a_try_that_dies_while_staging_is_finished_by_the_retry(sim, tmp_path, m
     assert int(run.return_value["job_id"]) == token
     assert (_staged(sim, token)["received"], _staged(sim, token)["stagings"]) == (25, 3)
     assert (run.return_value["total"], run.return_value["invalid"], run.return_value["imported"]) == (25, 2, 23)
+    assert _ledgers() == []
 
 
 @pytest.mark.parametrize(("max_bad_rows", "state"), [(1, "failed"), (2, "success")])
@@ -166,6 +176,7 @@ def test_bad_rows_under_and_over_max_bad_rows(sim, tmp_path, max_bad_rows, state
     )
     assert run.state == state
     assert _posts(sim).count("execute") == (1 if state == "success" else 0), "an import over max_bad_rows ran"
+    assert _ledgers() == [], "the job recorded at Initiate outlived the task"
     if state == "success":
         assert (run.return_value["total"], run.return_value["imported"]) == (2, 2), "bad rows are never staged"
 
@@ -195,3 +206,27 @@ def test_a_batch_refused_half_way_says_how_many_reached_the_vendor(sim, tmp_path
     assert run.state == "failed" and run.try_number == 1, "a refused stage is never retried"
     assert "upload failed after 1 batches (10 rows) reached the vendor" in capfd.readouterr().out
     assert _posts(sim) == ["initiate", "stage", "stage"], "the refused batch was re-sent or the import executed"
+    assert _ledgers() == [], "the job recorded at Initiate outlived the final failure"
+
+
+def test_wait_for_completion_false_returns_the_executed_job(sim, tmp_path):
+    run = run_sensor(
+        MyPreferencesImportOperator,
+        "deferrable",
+        import_name="fire and forget",
+        source=_csv(tmp_path, _contacts(3)),
+        field_mapping=MAPPING,
+        wait_for_completion=False,
+    )
+    assert run.state == "success" and not run.was_deferred
+    assert run.return_value == run.import_job and run.import_job["access_token"] > 0
+    assert _posts(sim) == ["initiate", "stage", "execute"]
+
+
+def test_the_import_options_are_checked_when_the_dag_is_parsed():
+    assert "import_name" in MyPreferencesImportOperator.template_fields
+    operator = MyPreferencesImportOperator(task_id="t", import_name="{{ ds }}", source=[], refresh="Contacts")
+    assert operator.refresh == ("Contacts",)
+    for bad in ({"data_stage_duration": 11}, {"import_type": "Upsert"}, {"refresh": ["Everything"]}):
+        with pytest.raises(ValueError):
+            MyPreferencesImportOperator(task_id="t", import_name="n", source=[], **bad)
