@@ -156,6 +156,10 @@ class VendorSimulator:
     """``method`` / ``path_contains`` singling out status polls (not token or WSDL fetches)."""
     not_found_requests: ClassVar[int] = 1
     """Status requests before "not found" is certain (a 401 may first mean an expired token)."""
+    contact_mapping: ClassVar[dict[str, str]] = {}
+    """For a vendor with a start-import operator: the ``field_mapping`` from the generated contacts'
+    columns (:data:`~airflow_import_status.simulators.contacts.CONTACT_COLUMNS`, those of
+    ``example_dags/contacts.csv``) to the fields its operator sends (operator suites, upload benchmark)."""
 
     @classmethod
     def sample_status(cls) -> bytes:
