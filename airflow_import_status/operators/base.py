@@ -143,8 +143,7 @@ class ImportStartOperator(ImportStatusSensor):
             job = self._start_import()
             Variable.set(ledger_key(context), json.dumps(job), description=LEDGER_DESCRIPTION)
         context["ti"].xcom_push(key=JOB_XCOM_KEY, value=job)
-        for name, value in job.items():
-            setattr(self, name, value)
+        self.bind_job(job)
         if not self.wait_for_completion:
             Variable.delete(ledger_key(context))
             return job
@@ -152,13 +151,16 @@ class ImportStartOperator(ImportStatusSensor):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         # a resumed task is a fresh operator: the job it started is in XCom (kept across a deferral)
-        job = context["ti"].xcom_pull(task_ids=self.task_id, key=JOB_XCOM_KEY) or {}
-        for name, value in job.items():
-            setattr(self, name, value)
+        self.bind_job(context["ti"].xcom_pull(task_ids=self.task_id, key=JOB_XCOM_KEY) or {})
         result: dict[str, Any] = self._closing_ledger(
             context, lambda: super(ImportStartOperator, self).execute_complete(context, event)
         )
         return result
+
+    def bind_job(self, job: Mapping[str, Any]) -> None:
+        """Wait on ``job`` (its job fields), started by this task: what polling reads."""
+        for name, value in job.items():
+            setattr(self, name, value)
 
     @staticmethod
     def _closing_ledger(context: Context, wait: Callable[[], Any]) -> Any:

@@ -1,7 +1,8 @@
 """Contacts streamed from a source in batches: memory bounded by the batch size, never the file.
 
 A source is a local path, an Airflow ``ObjectStoragePath`` (``s3://``, ``gs://``, ``file://``
-with the matching filesystem installed) or a list of dicts (e.g. from XCom); CSV (header row,
+with the matching filesystem installed) or rows: a list of dicts (e.g. from XCom) or any
+iterable of them, read lazily (a generator is consumed batch by batch); CSV (header row,
 delimiter and encoding options) or JSON Lines. A field mapping renames source columns to vendor
 fields. A row that cannot be used is counted with its row number and reason; the operator then
 decides with ``max_bad_rows`` whether the import still starts.
@@ -13,8 +14,9 @@ import codecs
 import csv
 import json
 import logging
+import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -46,11 +48,15 @@ class UploadProgress:
     bad_rows: list[BadRow] = field(default_factory=list)
     bad_row_count: int = 0
     total_rows: int | None = None
-    started: float = field(default_factory=time.monotonic)
+    clock: Callable[[], float] = time.monotonic
+    started: float = field(default=0.0)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
 
     def describe(self) -> str:
         of = f" of {self.total_rows}" if self.total_rows is not None else ""
-        elapsed = max(time.monotonic() - self.started, 1e-9)
+        elapsed = max(self.clock() - self.started, 1e-9)
         return (
             f"{self.rows_sent}{of} rows in {self.batches_sent} batches sent, {self.bad_row_count} bad rows, "
             f"{self.rows_sent / elapsed:.0f} rows/s"
@@ -75,6 +81,7 @@ class ContactUpload:
         encoding: str = "utf-8",
         check_row: RowCheck | None = None,
         log: logging.Logger | Any = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -86,8 +93,12 @@ class ContactUpload:
         self.encoding = encoding
         self.check_row = check_row
         self.log = log or logging.getLogger(__name__)
-        self.progress = UploadProgress(total_rows=len(source) if isinstance(source, Sequence) else None)
-        self._last_log = time.monotonic()
+        self.progress = UploadProgress(
+            total_rows=len(source) if self.source_format == "records" and isinstance(source, Sized) else None,
+            clock=clock,
+        )
+        self._clock = clock
+        self._last_log = clock()
         codecs.lookup(encoding)  # an unknown encoding fails here, before anything is sent
         if self.source_format not in ("csv", "jsonl", "records"):
             raise SourceError(f"unknown source_format {self.source_format!r} (csv or jsonl)")
@@ -178,8 +189,8 @@ class ContactUpload:
         # the flow asks for the next batch only after this one was accepted
         self.progress.batches_sent += 1
         self.progress.rows_sent += len(batch)
-        if time.monotonic() - self._last_log >= PROGRESS_EVERY_SECONDS:
-            self._last_log = time.monotonic()
+        if self._clock() - self._last_log >= PROGRESS_EVERY_SECONDS:
+            self._last_log = self._clock()
             self.log.info("Uploading: %s", self.progress.describe())
 
     def bad_rows_text(self) -> str:
@@ -189,7 +200,11 @@ class ContactUpload:
 
 
 def _format_of(source: Any) -> str:
-    if isinstance(source, (list, tuple)):
+    if (
+        isinstance(source, Iterable)
+        and not isinstance(source, (str, bytes, os.PathLike))
+        and not hasattr(source, "open")
+    ):
         return "records"
     name = str(getattr(source, "name", None) or source).lower()
     for suffix in (".gz", ".bz2"):
