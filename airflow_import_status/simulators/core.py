@@ -12,6 +12,7 @@ format. What is shared lives here:
 - an optional latency on every vendor request (benchmarks).
 
 Control API (JSON): ``POST /_sim/jobs`` (one job, or ``count`` jobs from one spec),
+``GET /_sim/jobs?vendor=...`` (every job of a vendor, e.g. one per upload),
 ``GET /_sim/jobs/{vendor}/{job_id}``, ``POST /_sim/faults``, ``GET /_sim/requests``,
 ``POST /_sim/reset``, ``POST /_sim/config``.
 """
@@ -310,6 +311,10 @@ def build_app(simulator_classes: list[type[VendorSimulator]], state: SimulatorSt
             return JSONResponse({"jobs": [_job_view(job) for job in jobs]}, status_code=201)
         return JSONResponse(_job_view(vendor.create_job(spec)), status_code=201)
 
+    async def list_jobs(request: Request) -> JSONResponse:
+        vendor = request.query_params.get("vendor", "")
+        return JSONResponse({"jobs": [_job_view(job) for job in state.jobs.get(vendor, {}).values()]})
+
     async def get_job(request: Request) -> JSONResponse:
         job = state.jobs[request.path_params["vendor"]].get(request.path_params["job_id"])
         if job is None:
@@ -342,6 +347,7 @@ def build_app(simulator_classes: list[type[VendorSimulator]], state: SimulatorSt
 
     routes: list[BaseRoute] = [
         Route("/_sim/jobs", create_job, methods=["POST"]),
+        Route("/_sim/jobs", list_jobs, methods=["GET"]),
         Route("/_sim/jobs/{vendor}/{job_id}", get_job, methods=["GET"]),
         Route("/_sim/faults", add_fault, methods=["POST"]),
         Route("/_sim/requests", list_requests, methods=["GET"]),
