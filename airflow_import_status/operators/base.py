@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import Variable
 
 from airflow_import_status.errors import ImportStatusError
-from airflow_import_status.operators.upload import ContactUpload, SourceError
+from airflow_import_status.operators.upload import ContactUpload, SourceError, startup_heap_frozen
 from airflow_import_status.sensors.base import ImportStatusSensor
 from airflow_import_status.version_compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
@@ -187,9 +187,10 @@ class ImportStartOperator(ImportStatusSensor):
         params = {name: getattr(self, name) for name in self.job_fields if name != self._id_field}
         self.log.info("Uploading %s to %s", upload.describe_source(), self.vendor)
         try:
-            batches = upload.batches()
-            first = next(batches)  # an empty or missing source fails before anything is created
-            job_id = self.start(params, itertools.chain([first], batches), upload)
+            with startup_heap_frozen():
+                batches = upload.batches()
+                first = next(batches)  # an empty or missing source fails before anything is created
+                job_id = self.start(params, itertools.chain([first], batches), upload)
         except SourceError as err:
             raise AirflowFailException(f"{self.vendor} import not started: {err}") from None
         except ImportStatusError as err:

@@ -198,3 +198,22 @@ def test_no_progress_line_before_ten_seconds(caplog):
         for _batch in upload.batches():
             clock.now += PROGRESS_EVERY_SECONDS / 10
     assert [r.getMessage().split(":")[0] for r in caplog.records] == ["Upload complete"]
+
+
+def test_the_heap_is_frozen_only_while_uploading_and_an_already_frozen_one_is_left_alone():
+    import gc
+
+    from airflow_import_status.operators.upload import startup_heap_frozen
+
+    assert gc.get_freeze_count() == 0
+    with startup_heap_frozen():
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with startup_heap_frozen():
+            pass
+        assert gc.get_freeze_count() == frozen, "a process frozen by its executor was unfrozen"
+    finally:
+        gc.unfreeze()
