@@ -10,10 +10,13 @@ decides with ``max_bad_rows`` whether the import still starts.
 
 from __future__ import annotations
 
+import bz2
 import codecs
 import contextlib
 import csv
 import gc
+import gzip
+import io
 import json
 import logging
 import os
@@ -109,17 +112,25 @@ class ContactUpload:
         return "a list of rows" if self.source_format == "records" else str(self.source)
 
     # ----- reading -----------------------------------------------------------------------------
-    def _open(self) -> IO[str]:
+    @contextlib.contextmanager
+    def _open(self) -> Iterator[IO[str]]:
+        """The source as text; a ``.gz`` / ``.bz2`` file is decompressed as it is read."""
+        path = self.source
         try:
-            path = self.source
-            if hasattr(path, "open") and not isinstance(path, str):
-                handle: IO[str] = path.open("r", encoding=self.encoding, newline="")
-                return handle
-            return open(str(path), encoding=self.encoding, newline="")
+            raw: IO[bytes] = path.open("rb") if hasattr(path, "open") else open(str(path), "rb")  # noqa: SIM115
         except FileNotFoundError:
             raise SourceError(f"the source {self.describe_source()!r} does not exist") from None
         except IsADirectoryError:
             raise SourceError(f"the source {self.describe_source()!r} is a directory, not a file") from None
+        name = str(getattr(path, "name", None) or path).lower()
+        with raw:
+            binary: IO[bytes] | gzip.GzipFile | bz2.BZ2File = raw
+            if name.endswith(".gz"):
+                binary = gzip.GzipFile(fileobj=raw, mode="rb")
+            elif name.endswith(".bz2"):
+                binary = bz2.BZ2File(raw, mode="rb")
+            with io.TextIOWrapper(binary, encoding=self.encoding, newline="") as text:
+                yield text
 
     def _source_rows(self) -> Iterator[tuple[int, dict[str, Any] | str]]:
         """``(row number, mapped row)``, or ``(row number, why it cannot be read)``."""
@@ -143,6 +154,8 @@ class ContactUpload:
                         yield number, self._mapped(raw)
             except UnicodeDecodeError as err:
                 raise SourceError(f"the source is not {self.encoding}: {err}") from None
+            except (gzip.BadGzipFile, EOFError) as err:
+                raise SourceError(f"the source is not a complete compressed file: {err}") from None
 
     def _csv_rows(self, handle: IO[str]) -> Iterator[tuple[int, dict[str, Any] | str]]:
         """Rows as ``csv.DictReader`` reads them (blank lines skipped, missing values ``None``), mapped.

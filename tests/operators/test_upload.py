@@ -217,3 +217,29 @@ def test_the_heap_is_frozen_only_while_uploading_and_an_already_frozen_one_is_le
         assert gc.get_freeze_count() == frozen, "a process frozen by its executor was unfrozen"
     finally:
         gc.unfreeze()
+
+
+@pytest.mark.parametrize("suffix", [".csv.gz", ".csv.bz2", ".jsonl.gz"])
+def test_compressed_files_are_read_as_they_are_decompressed(tmp_path, suffix):
+    import bz2
+    import gzip
+
+    rows = [contact(n) for n in range(1, 4)]
+    if suffix.startswith(".jsonl"):
+        text = "".join(json.dumps(row) + "\n" for row in rows)
+    else:
+        text = ",".join(CONTACT_COLUMNS) + "\n" + "".join(",".join(row.values()) + "\n" for row in rows)
+    opener = gzip.open if suffix.endswith(".gz") else bz2.open
+    path = tmp_path / f"contacts{suffix}"
+    with opener(path, "wt", encoding="utf-8") as handle:
+        handle.write(text)
+    assert _all(ContactUpload(str(path), batch_size=10)) == [rows]
+
+
+def test_a_truncated_compressed_file_is_a_source_error(tmp_path):
+    import gzip
+
+    path = tmp_path / "contacts.csv.gz"
+    path.write_bytes(gzip.compress(b"email\n" + b"a@example.com\n" * 1000)[:-20])
+    with pytest.raises(SourceError, match="not a complete compressed file"):
+        _all(ContactUpload(str(path), batch_size=10))
