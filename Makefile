@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LINT_PATHS := airflow_import_status tests example_dags dev $(wildcard benchmarks)
 
-.PHONY: demo test test-fast lint bench clean
+.PHONY: demo test test-fast lint bench bench-upload clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/triggerer_capacity.py $(BENCH_ARGS)
+
+bench-upload: $(STAMP)
+	$(BIN)/python benchmarks/upload.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .demo

@@ -2,19 +2,96 @@
 
 Creates an Airflow home under ``.demo/`` with a SQLite DB, starts the simulators on
 127.0.0.1, points each vendor's default connection at them, runs each
-``example_dags/example_*.py`` with ``dag.test()`` (the sensors defer; the trigger runs in
-line in a real event loop) and prints each normalized result.
+``example_dags/example_*.py`` with ``dag.test()`` (the sensors and start-import operators
+defer; the trigger runs in line in a real event loop) and ends with one table: per example,
+the vendor, job, state, counters, seconds and whether the wait was deferred. Airflow's own
+log lines (and the example tasks' output) go to ``.demo/demo.log``, not the terminal.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import os
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+TABLE_COLUMNS = ("vendor", "job", "state", "total", "imported", "rejected", "seconds", "deferred")
+
+
+@dataclass(frozen=True)
+class DemoRow:
+    """One example DAG's outcome, for the closing table."""
+
+    example: str
+    run_state: str
+    seconds: float
+    result: dict[str, Any] | None
+    deferred: bool
+
+    def cells(self) -> tuple[str, ...]:
+        result = self.result or {}
+        state = str(result.get("state", "-"))
+        if self.run_state != "success":
+            state += f" (run {self.run_state})"
+        rejected = (result.get("invalid") or 0) + (result.get("failed") or 0) if self.result else None
+        return (
+            str(result.get("vendor") or self.example.removeprefix("example_").removesuffix(".py")),
+            str(result.get("job_id", "-")),
+            state,
+            *(_count(value) for value in (result.get("total"), result.get("imported"), rejected)),
+            f"{self.seconds:.1f}",
+            "yes" if self.deferred else "no",
+        )
+
+
+def _count(value: Any) -> str:
+    return "-" if value is None else str(value)
+
+
+def format_table(rows: list[DemoRow]) -> str:
+    """A plain-text table, columns aligned (numbers right, text left)."""
+    cells = [TABLE_COLUMNS, *(row.cells() for row in rows)]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(TABLE_COLUMNS))]
+    numeric = {"total", "imported", "rejected", "seconds"}
+
+    def line(values: tuple[str, ...]) -> str:
+        return "  ".join(
+            v.rjust(w) if name in numeric else v.ljust(w)
+            for name, v, w in zip(TABLE_COLUMNS, values, widths, strict=True)
+        ).rstrip()
+
+    return "\n".join([line(cells[0]), "  ".join("-" * w for w in widths), *(line(c) for c in cells[1:])])
+
+
+@contextlib.contextmanager
+def output_to(log_path: Path) -> Iterator[IO[str]]:
+    """Send everything written to stdout/stderr (Airflow's log lines included) to ``log_path``.
+
+    At the file-descriptor level, so output from handlers that captured ``sys.stdout`` earlier
+    goes there too; yields a stream to the original terminal.
+    """
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    terminal = os.fdopen(os.dup(saved[1]), "w", buffering=1)
+    with log_path.open("a", encoding="utf-8") as log:
+        for fd in saved:
+            os.dup2(log.fileno(), fd)
+        try:
+            yield terminal
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, original in saved.items():
+                os.dup2(original, fd)
+                os.close(original)
+            terminal.close()
 
 
 def _prepare_environment(home: Path, dags: Path) -> None:
@@ -35,12 +112,15 @@ def load_dag(path: Path) -> Any:
     return next(iter(bag.dags.values()))
 
 
-def _run_dag_file(path: Path) -> tuple[str, dict[str, Any] | None]:
+def _run_dag_file(path: Path) -> DemoRow:
+    from airflow.models.log import Log
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
+    started = time.monotonic()
     dag = load_dag(path)
     dag_run = dag.test()
+    seconds = time.monotonic() - started
     with create_session() as session:
         row = (
             session.query(XComModel)
@@ -48,7 +128,11 @@ def _run_dag_file(path: Path) -> tuple[str, dict[str, Any] | None]:
             .one_or_none()
         )
         result = XComModel.deserialize_value(row) if row is not None else None
-    return str(getattr(dag_run.state, "value", dag_run.state)), result
+        # Airflow's audit log records each deferral of a task instance
+        deferred = (
+            session.query(Log).filter_by(dag_id=dag.dag_id, run_id=dag_run.run_id, event="deferred").first() is not None
+        )
+    return DemoRow(path.name, str(getattr(dag_run.state, "value", dag_run.state)), seconds, result, deferred)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,32 +140,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", default=".demo/airflow_home", help="Airflow home to create (reset each run)")
     parser.add_argument("--dags", default="example_dags", help="folder of example_*.py DAG files")
     parser.add_argument("--only", action="append", default=[], help="run only DAG files containing this text")
+    parser.add_argument("--log", default=".demo/demo.log", help="file for Airflow's log lines (replaced each run)")
     args = parser.parse_args(argv)
 
     dags = Path(args.dags).resolve()
+    log_path = Path(args.log).resolve()
     _prepare_environment(Path(args.home).resolve(), dags)
+    log_path.unlink(missing_ok=True)
+    files = sorted(p for p in dags.glob("example_*.py") if not args.only or any(o in p.name for o in args.only))
 
-    from airflow.utils import db
+    with output_to(log_path) as terminal:
+        from airflow.utils import db
 
-    from airflow_import_status.simulators import connection_env
-    from airflow_import_status.simulators.server import SimulatorServer
+        from airflow_import_status.simulators import connection_env
+        from airflow_import_status.simulators.server import SimulatorServer
 
-    with SimulatorServer() as server:
-        os.environ.update(connection_env(server.url))
-        print(f"Vendor simulators on {server.url}")
-        print("Resetting the demo Airflow database ...")
-        db.resetdb()
-        failures = 0
-        files = sorted(p for p in dags.glob("example_*.py") if not args.only or any(o in p.name for o in args.only))
-        for path in files:
-            print(f"\n=== {path.name} ===")
-            started = time.monotonic()
-            state, result = _run_dag_file(path)
-            print(f"DAG run {state} in {time.monotonic() - started:.1f}s; normalized result:")
-            print(json.dumps(result, indent=2, sort_keys=True))
-            failures += state != "success"
-        print(f"\n{len(files) - failures} of {len(files)} example DAGs succeeded.")
-        return 1 if failures else 0
+        with SimulatorServer() as server:
+            os.environ.update(connection_env(server.url))
+            print(f"Vendor simulators on {server.url}; Airflow's log: {log_path}", file=terminal)
+            print("Resetting the demo Airflow database ...", file=terminal)
+            db.resetdb()
+            rows = []
+            for path in files:
+                print(f"  {path.name} ...", end=" ", file=terminal, flush=True)
+                print(f"\n===== {path.name} =====", flush=True)  # a header in the log
+                rows.append(_run_dag_file(path))
+                print(f"{rows[-1].run_state} in {rows[-1].seconds:.1f}s", file=terminal)
+        failures = sum(row.run_state != "success" for row in rows)
+        print(f"\n{format_table(rows)}\n", file=terminal)
+        print(f"{len(files) - failures} of {len(files)} example DAGs succeeded.", file=terminal)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

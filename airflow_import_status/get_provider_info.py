@@ -1,7 +1,9 @@
 """Provider metadata read by Airflow's ProvidersManager (entry point ``apache_airflow_provider``).
 
 Derived from the vendor registry: each vendor's connection type, conn-fields and UI field
-behaviour come from its spec's connection schema (``vendors/<key>/spec.py``).
+behaviour come from its spec's connection schema (``vendors/<key>/spec.py``); a vendor's
+start-import operator is listed when its module exists (``operators/<key>.py``, the spec's
+class convention).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ def get_provider_info() -> dict[str, Any]:
         "package-name": "airflow-import-status",
         "name": "Import Status",
         "description": "Deferrable sensors that wait for contact-import jobs at marketing and contact-center vendors "
-        "(Which50, MailUp, PossibleNOW MyPreferences, Huawei CC-iSales, Blackbaud Luminate).",
+        "(Which50, MailUp, PossibleNOW MyPreferences, Huawei CC-iSales, Blackbaud Luminate), and operators that "
+        "upload the contacts, start the import and wait for it in one task.",
         "versions": ["0.1.0"],
         "integrations": [
             {"integration-name": spec.display_name, "external-doc-url": spec.doc_url, "tags": ["service"]}
@@ -37,6 +40,11 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "hooks": [
             {"integration-name": spec.display_name, "python-modules": [_module(spec.hook_class_name)]} for spec in specs
+        ],
+        "operators": [
+            {"integration-name": spec.display_name, "python-modules": [_module(operator)]}
+            for spec in specs
+            if (operator := spec.operator_class_name)
         ],
         "sensors": [
             {"integration-name": spec.display_name, "python-modules": [_module(spec.sensor_class_name)]}

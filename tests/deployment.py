@@ -42,7 +42,8 @@ DEPLOYMENT_DAGS = Path(__file__).resolve().parent / "deployment_dags"
 VENV_BIN = Path(sys.executable).parent
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
-SENSOR_MODULE_PREFIX = "airflow_import_status.sensors."
+WAITING_MODULE_PREFIXES = ("airflow_import_status.sensors.", "airflow_import_status.operators.")
+"""Modules of this provider's waiting tasks: the sensors and the start-import operators (sensors too)."""
 
 
 def example_dag_files() -> list[Path]:
@@ -168,11 +169,11 @@ class AirflowApi:
         return self.get(f"dags/{dag_id}/tasks")["tasks"]
 
     def sensor_task_ids(self, dag_id: str) -> list[str]:
-        """The DAG's tasks whose operator is one of this provider's sensors."""
+        """The DAG's tasks that wait for an import: this provider's sensors and start-import operators."""
         return [
             task["task_id"]
             for task in self.tasks(dag_id)
-            if (task.get("class_ref") or {}).get("module_path", "").startswith(SENSOR_MODULE_PREFIX)
+            if (task.get("class_ref") or {}).get("module_path", "").startswith(WAITING_MODULE_PREFIXES)
         ]
 
     def unpause(self, dag_id: str) -> None:

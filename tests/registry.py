@@ -3,7 +3,9 @@
 Derived from the vendor registry: each vendor's spec (job type, status table, codec) and its
 simulator's declarations (secrets, bad credentials, job params, a sample status answer).
 A vendor registered with :func:`airflow_import_status.vendors.register` (the tests' toy
-vendor) joins every suite without editing this file.
+vendor) joins every suite without editing this file. A vendor with a start-import operator
+(``operators/<key>.py`` holding ``{class_prefix}ImportOperator``, the spec's convention) joins
+the operator suites the same way (:data:`OPERATOR_VENDORS`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from airflow.sdk import Connection
 
+from airflow_import_status.operators.base import ImportStartOperator
 from airflow_import_status.result import ImportResult
 from airflow_import_status.sensors.base import ImportStatusSensor
 
@@ -43,6 +46,10 @@ class VendorCase:
     """``method`` / ``path_contains`` singling out status polls (not token or WSDL fetches)."""
     expected_job_id: str | None = None
     """The job :attr:`parse` asks about: a success must be about it."""
+    operator_class: type[Any] | None = None
+    """The vendor's start-import operator, if it has one."""
+    contact_mapping: dict[str, str] = field(default_factory=dict)
+    """``field_mapping`` from the generated contacts' columns to the operator's fields."""
 
     @property
     def sample_is_json(self) -> bool:
@@ -70,6 +77,16 @@ class VendorCase:
         id_field = self.id_field
         kwargs[id_field] = type(kwargs[id_field])(987654) if isinstance(kwargs[id_field], int) else "987654"
         return kwargs
+
+    def operator_kwargs(self, source: Any, **kwargs: Any) -> dict[str, Any]:
+        """The operator's arguments for the simulator: what the job belongs to, ``source`` mapped, ``kwargs``."""
+        assert self.operator_class is not None, f"{self.vendor} has no start-import operator"
+        assert self.contact_mapping, (
+            f"{self.vendor}'s simulator declares no contact_mapping (the generated contacts' columns -> "
+            "the operator's fields): the operator suites need it"
+        )
+        start = {k: v for k, v in self.job_kwargs({"job_id": "0"}).items() if k != self.id_field}
+        return {**start, "source": source, "field_mapping": dict(self.contact_mapping), **kwargs}
 
     def connection(self, base_url: str, **overrides: Any) -> str:
         """The simulator connection as ``AIRFLOW_CONN_*`` JSON, with ``overrides`` merged."""
@@ -127,7 +144,16 @@ def case_from_spec(vendor: str) -> VendorCase:
         id_field=id_field,
         status_request=dict(simulator.status_request),
         expected_job_id=SAMPLE_JOB_ID,
+        operator_class=spec.operator_class,
+        contact_mapping=dict(simulator.contact_mapping),
     )
+
+
+def _operator_path(vendor: str) -> str | None:
+    """The vendor's operator class path, if its module exists (nothing imported)."""
+    from airflow_import_status.vendors import get_spec
+
+    return get_spec(vendor).operator_class_name
 
 
 def _vendor_keys() -> list[str]:
@@ -141,5 +167,15 @@ VENDOR_CASES: list[str] = _vendor_keys()
 """Every vendor the cross-vendor suites run over: the shipped ones and the tests' toy vendor."""
 
 
+OPERATOR_VENDORS: list[str] = [key for key in VENDOR_CASES if _operator_path(key)]
+"""Every vendor with a start-import operator (by the spec's class convention, no list kept by hand)."""
+
+
 def vendor_case(vendor: str) -> VendorCase:
     return case_from_spec(vendor)
+
+
+def operator_class(case: VendorCase) -> type[ImportStartOperator]:
+    """The case's start-import operator (the vendor must have one: see :data:`OPERATOR_VENDORS`)."""
+    assert case.operator_class is not None, f"{case.vendor} has no start-import operator"
+    return case.operator_class

@@ -1,7 +1,9 @@
 """The fault matrix: every vendor x every fault, through the async trigger and the sync poke path.
 
 Each case asserts the outcome and the number of status requests the vendor saw, so a fault
-that is retried too often, not at all, or past the point of sense shows up here.
+that is retried too often, not at all, or past the point of sense shows up here. The poke path
+runs for each vendor's sensor and, where the vendor has one, its start-import operator waiting
+on the job it started (the same polling; the trigger is the same class for both).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from airflow_import_status.triggers.import_status import (
     ImportStatusTrigger,
 )
 from airflow_import_status.version_compat import AirflowException, AirflowFailException
-from tests.registry import VENDOR_CASES, VendorCase, vendor_case
+from tests.registry import OPERATOR_VENDORS, VENDOR_CASES, VendorCase, operator_class, vendor_case
 
 MAX_FAILURES = 3
 
@@ -125,14 +127,29 @@ def test_trigger(sim, monkeypatch, vendor, fault_name):
     assert case.vendor in event.message
 
 
+POKERS = [(vendor, "sensor") for vendor in VENDOR_CASES] + [(vendor, "operator") for vendor in OPERATOR_VENDORS]
+"""The sensor of every vendor, and the start-import operator of every vendor that has one."""
+
+
+def _poker(case: VendorCase, kind: str, job_kwargs: dict[str, Any], **kwargs: Any) -> Any:
+    if kind == "sensor":
+        return case.sensor_class(task_id="fault_matrix", **job_kwargs, **kwargs)
+    operator = operator_class(case)(
+        task_id="fault_matrix", **case.operator_kwargs([{"unused": "the job is started already"}]), **kwargs
+    )
+    operator.bind_job(job_kwargs)  # as after its start (or a retry finding the job in the ledger)
+    return operator
+
+
 @pytest.mark.parametrize("fault_name", FAULTS)
-@pytest.mark.parametrize("vendor", VENDOR_CASES)
-def test_poke(sim, monkeypatch, mocker, vendor, fault_name):
+@pytest.mark.parametrize(("vendor", "kind"), POKERS)
+def test_poke(sim, monkeypatch, mocker, vendor, kind, fault_name):
     case = vendor_case(vendor)
     fault, job_kwargs, conn_id = _prepare(sim, monkeypatch, case, fault_name)
-    sensor = case.sensor_class(
-        task_id="fault_matrix",
-        **job_kwargs,
+    sensor = _poker(
+        case,
+        kind,
+        job_kwargs,
         **{case.hook_class.conn_name_attr: conn_id},
         poke_interval=0.05,
         retry_backoff=0.02,

@@ -48,7 +48,7 @@ def test_only_secret_fields_are_hidden_by_airflow(conn_type):
 def test_declared_modules_import():
     import importlib
 
-    for group in ("hooks", "sensors", "triggers"):
+    for group in ("hooks", "operators", "sensors", "triggers"):
         for entry in INFO[group]:
             for module in entry["python-modules"]:
                 importlib.import_module(module)

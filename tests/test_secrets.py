@@ -1,4 +1,5 @@
-"""No password, API key, SK or token in logs, XCom, trigger kwargs or error text, for any vendor."""
+"""No password, API key, SK or token in logs, XCom, trigger kwargs or error text, for any vendor's sensor
+and any vendor's start-import operator (found through the registry)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import json
 
 import pytest
 
-from tests.registry import VENDOR_CASES, vendor_case
+from airflow_import_status.simulators.contacts import contacts
+from tests.registry import OPERATOR_VENDORS, VENDOR_CASES, operator_class, vendor_case
 from tests.sensor_harness import run_sensor
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -40,6 +42,45 @@ def test_no_secret_leaks_on_success_or_auth_failure(sim, capfd, caplog, monkeypa
         "simulator log": json.dumps(sim.requests(case.vendor)),
     }
     assert f"[{case.vendor}]" in "".join(haystacks.values()), "the auth error text was not captured"
+    for where, text in haystacks.items():
+        for secret in secrets:
+            assert secret not in text, f"a {case.vendor} secret leaked into {where}"
+
+
+def _echoing_body(case) -> str:
+    """An error body quoting every secret, as a careless vendor would (a 400 echoing the request)."""
+    return json.dumps({"Message": f"rejected request with credentials {' / '.join(case.secrets)}"})
+
+
+@pytest.mark.parametrize("mode", ["deferrable", "poke"])
+@pytest.mark.parametrize("vendor", OPERATOR_VENDORS)
+def test_no_secret_leaks_from_an_operator_run(sim, capfd, caplog, monkeypatch, vendor, mode):
+    """Start, upload, wait; bad credentials; and the vendor echoing the secrets in an error during the upload."""
+    case = vendor_case(vendor)
+    operator = operator_class(case)
+    secrets = case.secrets + tuple(
+        value for key, value in case.bad_credentials.items() if key in ("password", "login") and isinstance(value, str)
+    )
+    rows = list(contacts(12))
+    monkeypatch.setenv("AIRFLOW_CONN_SECRET_SCAN_BAD", case.connection(sim.base_url, **case.bad_credentials))
+    conn_param = case.hook_class.conn_name_attr
+
+    good = run_sensor(operator, mode, **case.operator_kwargs(rows))
+    bad = run_sensor(operator, mode, **case.operator_kwargs(rows), **{conn_param: "secret_scan_bad"})
+    sim.add_fault(case.vendor, "status", status=400, body=_echoing_body(case), method="POST", times=1)
+    echoed = run_sensor(operator, mode, **case.operator_kwargs(rows))
+    assert (good.state, bad.state, echoed.state) == ("success", "failed", "failed")
+    assert good.import_job and good.return_value["imported"] == len(rows)
+
+    captured = capfd.readouterr()
+    haystacks = {
+        "stdout": captured.out,
+        "stderr": captured.err,
+        "log records": "\n".join(record.getMessage() for record in caplog.records),
+        "xcom": json.dumps([run.__dict__ for run in (good, bad, echoed)], default=str),
+        "simulator log": json.dumps(sim.requests(case.vendor)),
+    }
+    assert "rejected request with credentials" in captured.out + captured.err, "the echoed error was not captured"
     for where, text in haystacks.items():
         for secret in secrets:
             assert secret not in text, f"a {case.vendor} secret leaked into {where}"

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import Variable
 
 from airflow_import_status.errors import ImportStatusError
-from airflow_import_status.operators.upload import ContactUpload, SourceError
+from airflow_import_status.operators.upload import ContactUpload, SourceError, startup_heap_frozen
 from airflow_import_status.sensors.base import ImportStatusSensor
 from airflow_import_status.version_compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
@@ -185,8 +185,7 @@ class ImportStartOperator(ImportStatusSensor):
         else:
             job = self._recording_start(context, None)
         context["ti"].xcom_push(key=JOB_XCOM_KEY, value=job)
-        for name, value in job.items():
-            setattr(self, name, value)
+        self.bind_job(job)
         if not self.wait_for_completion:
             Variable.delete(ledger_key(context))
             return job
@@ -194,13 +193,16 @@ class ImportStartOperator(ImportStatusSensor):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
         # a resumed task is a fresh operator: the job it started is in XCom (kept across a deferral)
-        job = context["ti"].xcom_pull(task_ids=self.task_id, key=JOB_XCOM_KEY) or {}
-        for name, value in job.items():
-            setattr(self, name, value)
+        self.bind_job(context["ti"].xcom_pull(task_ids=self.task_id, key=JOB_XCOM_KEY) or {})
         result: dict[str, Any] = self._closing_ledger(
             context, lambda: super(ImportStartOperator, self).execute_complete(context, event)
         )
         return result
+
+    def bind_job(self, job: Mapping[str, Any]) -> None:
+        """Wait on ``job`` (its job fields), started by this task: what polling reads."""
+        for name, value in job.items():
+            setattr(self, name, value)
 
     @staticmethod
     def _closing_ledger(context: Context, wait: Callable[[], Any]) -> Any:
@@ -242,9 +244,10 @@ class ImportStartOperator(ImportStatusSensor):
             params = {**params, **resuming}
         self.log.info("Uploading %s to %s", upload.describe_source(), self.vendor)
         try:
-            batches = upload.batches()
-            first = next(batches)  # an empty or missing source fails before anything is created
-            job_id = self.start(params, itertools.chain([first], batches), upload)
+            with startup_heap_frozen():
+                batches = upload.batches()
+                first = next(batches)  # an empty or missing source fails before anything is created
+                job_id = self.start(params, itertools.chain([first], batches), upload)
         except SourceError as err:
             raise AirflowFailException(f"{self.vendor} import not started: {err}") from None
         except ImportStatusError as err:

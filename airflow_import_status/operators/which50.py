@@ -27,15 +27,15 @@ class Which50ImportOperator(ImportStartOperator):
 
     def check_row(self, row: Mapping[str, Any]) -> str | None:
         reason = super().check_row(row)
-        if reason is None and getattr(self, "_field_names", None) is not None:
-            extra = sorted(set(row) - set(self._field_names))
-            if extra:
-                return f"field(s) {', '.join(extra)} not among the ImportJob's FieldNames"
+        known = getattr(self, "_known_fields", None)
+        if reason is None and known is not None and not known.issuperset(row):
+            return f"field(s) {', '.join(sorted(set(row) - known))} not among the ImportJob's FieldNames"
         return reason
 
     def start(self, params: dict[str, Any], batches: Iterator[list[dict[str, Any]]], upload: ContactUpload) -> str:
         first = next(batches)
         self._field_names = sorted({name for row in first for name in row})
+        self._known_fields = frozenset(self._field_names)
         rows = self.checked(_chain(first, batches), upload)
         settings = self.hook.get_settings()
         flow = cast(Which50Codec, SPEC.codec).start_import_flow(

@@ -12,6 +12,7 @@ format. What is shared lives here:
 - an optional latency on every vendor request (benchmarks).
 
 Control API (JSON): ``POST /_sim/jobs`` (one job, or ``count`` jobs from one spec),
+``GET /_sim/jobs?vendor=...`` (every job of a vendor, e.g. one per upload),
 ``GET /_sim/jobs/{vendor}/{job_id}``, ``POST /_sim/faults``, ``GET /_sim/requests``,
 ``POST /_sim/reset``, ``POST /_sim/config``.
 """
@@ -156,6 +157,10 @@ class VendorSimulator:
     """``method`` / ``path_contains`` singling out status polls (not token or WSDL fetches)."""
     not_found_requests: ClassVar[int] = 1
     """Status requests before "not found" is certain (a 401 may first mean an expired token)."""
+    contact_mapping: ClassVar[dict[str, str]] = {}
+    """For a vendor with a start-import operator: the ``field_mapping`` from the generated contacts'
+    columns (:data:`~airflow_import_status.simulators.contacts.CONTACT_COLUMNS`, those of
+    ``example_dags/contacts.csv``) to the fields its operator sends (operator suites, upload benchmark)."""
 
     @classmethod
     def sample_status(cls) -> bytes:
@@ -306,6 +311,10 @@ def build_app(simulator_classes: list[type[VendorSimulator]], state: SimulatorSt
             return JSONResponse({"jobs": [_job_view(job) for job in jobs]}, status_code=201)
         return JSONResponse(_job_view(vendor.create_job(spec)), status_code=201)
 
+    async def list_jobs(request: Request) -> JSONResponse:
+        vendor = request.query_params.get("vendor", "")
+        return JSONResponse({"jobs": [_job_view(job) for job in state.jobs.get(vendor, {}).values()]})
+
     async def get_job(request: Request) -> JSONResponse:
         job = state.jobs[request.path_params["vendor"]].get(request.path_params["job_id"])
         if job is None:
@@ -338,6 +347,7 @@ def build_app(simulator_classes: list[type[VendorSimulator]], state: SimulatorSt
 
     routes: list[BaseRoute] = [
         Route("/_sim/jobs", create_job, methods=["POST"]),
+        Route("/_sim/jobs", list_jobs, methods=["GET"]),
         Route("/_sim/jobs/{vendor}/{job_id}", get_job, methods=["GET"]),
         Route("/_sim/faults", add_fault, methods=["POST"]),
         Route("/_sim/requests", list_requests, methods=["GET"]),

@@ -85,6 +85,13 @@ class SimulatorClient:
         job: dict[str, Any] = response.json()
         return job
 
+    def jobs(self, vendor: str) -> list[dict[str, Any]]:
+        """Every job the vendor's simulator holds (an upload through a start call creates one)."""
+        response = self.session.get(f"{self.base_url}/_sim/jobs", params={"vendor": vendor}, timeout=10)
+        response.raise_for_status()
+        jobs: list[dict[str, Any]] = response.json()["jobs"]
+        return jobs
+
     def add_fault(self, vendor: str, kind: str, **spec: Any) -> None:
         self._post("faults", {"vendor": vendor, "kind": kind, **spec})
 

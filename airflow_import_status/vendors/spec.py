@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -419,10 +420,11 @@ class VendorSpec(Generic[SettingsT, JobT]):
     status_table: StatusTable
     class_prefix: str
     """Names the vendor's classes by convention: ``{prefix}Codec`` and ``{prefix}Simulator`` in its folder,
-    ``{prefix}Hook`` in ``hooks/<key>.py``, ``{prefix}ImportSensor`` in ``sensors/<key>.py``."""
+    ``{prefix}Hook`` in ``hooks/<key>.py``, ``{prefix}ImportSensor`` in ``sensors/<key>.py`` and, for a
+    vendor whose start call is public, ``{prefix}ImportOperator`` in ``operators/<key>.py``."""
     class_paths: Mapping[str, str] = field(default_factory=dict)
-    """Overrides of the conventional class paths by role (``codec``, ``simulator``, ``hook``, ``sensor``),
-    for a vendor that lives outside the package."""
+    """Overrides of the conventional class paths by role (``codec``, ``simulator``, ``hook``, ``sensor``,
+    ``operator``), for a vendor that lives outside the package."""
     doc_url: str = ""
     """The vendor's public API documentation (the provider info's ``external-doc-url``)."""
     docs: Mapping[str, str] = field(default_factory=dict)
@@ -448,8 +450,28 @@ class VendorSpec(Generic[SettingsT, JobT]):
             "simulator": f"airflow_import_status.vendors.{self.key}.simulator.{self.class_prefix}Simulator",
             "hook": f"airflow_import_status.hooks.{self.key}.{self.class_prefix}Hook",
             "sensor": f"airflow_import_status.sensors.{self.key}.{self.class_prefix}ImportSensor",
+            "operator": f"airflow_import_status.operators.{self.key}.{self.class_prefix}ImportOperator",
         }
         return self.class_paths.get(role, conventional[role])
+
+    @property
+    def operator_class_name(self) -> str | None:
+        """The start-import operator's class path, if the vendor has one: its module exists.
+
+        Found without importing the module (Airflow reads the provider info while importing itself).
+        """
+        path = self.class_path("operator")
+        module_name = path.rpartition(".")[0]
+        try:
+            found = importlib.util.find_spec(module_name) is not None
+        except ModuleNotFoundError:  # a parent package is missing
+            found = False
+        return path if found else None
+
+    @cached_property
+    def operator_class(self) -> type[Any] | None:
+        path = self.operator_class_name
+        return _import(path) if path else None
 
     @property
     def hook_class_name(self) -> str:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from airflow_import_status.get_provider_info import get_provider_info
+from airflow_import_status.operators.base import ImportStartOperator
 from airflow_import_status.vendors import BUILTIN_VENDORS, all_specs, builtin_specs, get_spec, register
-from tests.registry import VENDOR_CASES
+from tests.registry import OPERATOR_VENDORS, VENDOR_CASES, operator_class, vendor_case
+
+OPERATORS_PACKAGE = Path(__file__).resolve().parents[2] / "airflow_import_status" / "operators"
+SHARED_OPERATOR_MODULES = {"__init__", "base", "upload"}
 
 
 @pytest.mark.parametrize("spec", builtin_specs(), ids=lambda spec: spec.key)
@@ -30,3 +37,26 @@ def test_a_vendor_cannot_be_registered_twice():
         register(get_spec("which50"))
     with pytest.raises(KeyError, match="unknown vendor 'nope'"):
         get_spec("nope")
+
+
+@pytest.mark.parametrize("vendor", OPERATOR_VENDORS)
+def test_an_operator_is_found_by_the_convention_and_bound_to_its_spec(vendor):
+    spec = get_spec(vendor)
+    operator = operator_class(vendor_case(vendor))
+    assert issubclass(operator, ImportStartOperator) and operator.spec is spec
+    assert f"{operator.__module__}.{operator.__name__}" == spec.operator_class_name
+    assert operator.__name__ == f"{spec.class_prefix}ImportOperator"
+    listed = {m for entry in get_provider_info()["operators"] for m in entry["python-modules"]}
+    assert operator.__module__ in listed, "the provider info does not list the operator"
+
+
+def test_every_operator_module_belongs_to_a_vendor_and_every_vendor_without_one_has_none():
+    """A misnamed ``operators/<key>.py`` would be silently ignored by the convention: it must not exist."""
+    modules = {path.stem for path in OPERATORS_PACKAGE.glob("*.py")} - SHARED_OPERATOR_MODULES
+    assert modules == {spec.key for spec in builtin_specs() if spec.operator_class_name}
+    assert set(OPERATOR_VENDORS) <= set(BUILTIN_VENDORS), "the toy vendor has no operator"
+    assert get_spec("isales").operator_class is None and get_spec("luminate").operator_class is None
+    assert "operators" in get_provider_info() and all(
+        entry["integration-name"] in {s.display_name for s in builtin_specs()}
+        for entry in get_provider_info()["operators"]
+    )

@@ -65,6 +65,7 @@ class Which50Simulator(VendorSimulator):
     bad_credentials = {"password": "wrong-which50-key"}
     job_params = {"contact_list_id": 5}
     status_request = {"method": "GET", "path_contains": "/import/"}
+    contact_mapping = {"email": "Email", "first_name": "FirstName", "last_name": "LastName", "phone": "Mobile"}
 
     @classmethod
     def sample_status(cls) -> bytes:
