@@ -47,9 +47,12 @@ def test_no_secret_leaks_on_success_or_auth_failure(sim, capfd, caplog, monkeypa
             assert secret not in text, f"a {case.vendor} secret leaked into {where}"
 
 
-def _echoing_body(case) -> str:
-    """An error body quoting every secret, as a careless vendor would (a 400 echoing the request)."""
-    return json.dumps({"Message": f"rejected request with credentials {' / '.join(case.secrets)}"})
+def _echoing_body(case, base_url: str) -> str:
+    """An error body quoting every secret the connection sends, as a careless vendor would (a 400 echoing the
+    request); a vendor cannot echo a secret it was never sent (MyPreferences' HMAC secret on an OAuth2 connection)."""
+    sent = [secret for secret in case.secrets if secret in case.connection(base_url)]
+    assert sent, f"{case.vendor}'s connection sends none of its simulator's secrets"
+    return json.dumps({"Message": f"rejected request with credentials {' / '.join(sent)}"})
 
 
 @pytest.mark.parametrize("mode", ["deferrable", "poke"])
@@ -67,7 +70,7 @@ def test_no_secret_leaks_from_an_operator_run(sim, capfd, caplog, monkeypatch, v
 
     good = run_sensor(operator, mode, **case.operator_kwargs(rows))
     bad = run_sensor(operator, mode, **case.operator_kwargs(rows), **{conn_param: "secret_scan_bad"})
-    sim.add_fault(case.vendor, "status", status=400, body=_echoing_body(case), method="POST", times=1)
+    sim.add_fault(case.vendor, "status", status=400, body=_echoing_body(case, sim.base_url), method="POST", times=1)
     echoed = run_sensor(operator, mode, **case.operator_kwargs(rows))
     assert (good.state, bad.state, echoed.state) == ("success", "failed", "failed")
     assert good.import_job and good.return_value["imported"] == len(rows)

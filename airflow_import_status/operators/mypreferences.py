@@ -30,11 +30,14 @@ from airflow_import_status.vendors.mypreferences.codec import (
 )
 from airflow_import_status.vendors.mypreferences.spec import NOT_EXECUTED_STATUSES, SPEC
 
+DEFAULT_IMPORT_NAME = "{{ ti.dag_id }}.{{ ti.task_id }} {{ run_id }}"
+"""The import's ``Name`` unless one is given: which task instance started it, as the vendor's console shows."""
+
 
 class MyPreferencesImportOperator(ImportStartOperator):
     """Stage profiles into a MyPreferences bulk import, execute it and wait for it (one task, never twice).
 
-    :param import_name: the import's ``Name`` (templated).
+    :param import_name: the import's ``Name`` (templated; default: the DAG, task and run ids).
     :param data_stage_duration: days the vendor keeps the staged data (``DataStageDuration``, 0..10, default 3).
     :param import_type: ``ImportType``, ``"Add"`` or ``"Delete"`` (default: the vendor's, add).
     :param match_alternate_id_type: match profiles on this AlternateIdType instead of the ProfileId
@@ -63,7 +66,7 @@ class MyPreferencesImportOperator(ImportStartOperator):
     def __init__(
         self,
         *,
-        import_name: str,
+        import_name: str = DEFAULT_IMPORT_NAME,
         data_stage_duration: int = DEFAULT_DATA_STAGE_DURATION,
         import_type: str | None = None,
         match_alternate_id_type: str | None = None,

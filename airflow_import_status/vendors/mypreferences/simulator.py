@@ -125,6 +125,12 @@ class MyPreferencesSimulator(VendorSimulator):
     secrets = (OAUTH_CLIENT_SECRET, HMAC_SECRET)
     bad_credentials = {"password": "wrong-mypreferences-secret"}
     status_request = {"method": "GET", "path_contains": "/Import/"}
+    contact_mapping = {
+        "email": "EmailAddress",
+        "first_name": "FirstName",
+        "last_name": "LastName",
+        "phone": "PhoneNumber",
+    }
     not_found_requests = 2
     """An unknown import gets a 401: the bearer token is re-fetched once before it counts as not found."""
 
