@@ -18,6 +18,7 @@ from airflow_import_status.vendors.spec import (
     ConnectionField,
     ConnectionSchema,
     ImportJob,
+    JobFieldError,
     StandardField,
     VendorSpec,
     job_field,
@@ -53,8 +54,26 @@ class MailUpJob(ImportJob):
     list_id: int = job_field(label="list id (idList)", kind=int)
     list_guid: str = job_field(label="list GUID (listGUID)")
     process_id: int = job_field(label="import process id (idProcess)", kind=int, job_id=True)
+    more_process_ids: str | None = job_field(
+        label="the same upload's later import processes (idProcess, comma-separated), waited on and summed "
+        "with process_id",
+        optional=True,
+    )
 
     label_format = "{process_id} of list {list_id}"
+
+    def __post_init__(self) -> None:
+        if not all(part.strip().isdigit() for part in (self.more_process_ids or "").split(",") if part.strip()):
+            raise JobFieldError(
+                f"job parameter 'more_process_ids' must be idProcess numbers separated by commas, "
+                f"got {self.more_process_ids!r}"
+            )
+
+    @property
+    def process_ids(self) -> tuple[int, ...]:
+        """Every import process of the upload, in the order MailUp runs them."""
+        more = (int(part) for part in (self.more_process_ids or "").split(",") if part.strip())
+        return (self.process_id, *more)
 
 
 CONNECTION = ConnectionSchema(

@@ -21,7 +21,7 @@ from airflow_import_status.errors import (
 from airflow_import_status.hooks.mailup import MailUpHook
 from airflow_import_status.result import ImportState
 from airflow_import_status.runtime import RUNTIME
-from airflow_import_status.vendors.mailup.codec import parse_process_details
+from airflow_import_status.vendors.mailup.codec import ListBusyError, parse_process_details
 from airflow_import_status.vendors.mailup.simulator import PASSWORD, USER, MailUpSimulator
 from airflow_import_status.vendors.mailup.spec import LEGACY_SOAP_NAMESPACE
 from tests.vendors.mailup.test_codec import COUNTERS, LIST, LIST_GUID, SOAP_FAULT
@@ -346,7 +346,7 @@ def test_a_busy_list_is_a_retryable_error(sim):
         TransientVendorError, match=r"-601: .*already running for the list.*one import at a time"
     ) as busy:
         hook.start_import(1, LIST_GUID, [{"email": "b@example.com"}])
-    assert type(busy.value) is TransientVendorError
+    assert type(busy.value) is ListBusyError
     assert "is prepared, not started" in str(busy.value)
     with pytest.raises(TransientVendorError, match=r"-602: .*a different list"):
         hook.start_import(7, LIST_GUID.replace("0001", "0007"), [{"email": "c@example.com"}])
