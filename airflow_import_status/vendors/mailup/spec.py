@@ -142,6 +142,12 @@ SPEC: VendorSpec[MailUpSettings, MailUpJob] = VendorSpec(
         "`WSMailupImport.asmx` spelling. *WS_Activation*, *WSMailUpImport.NewImportProcess*, "
         "*WSMailUpImport.StartProcess* and MailUp's authentication page: the other ReturnCodes. A public PHP "
         "client: `HH:mm:ss` dates. **Inferred**: `IsRunning` True with StatusCode 3 means still running; "
-        "the meaning of -200, -300..-303 and -404..-450 (unpublished); GetNlLists' parameters.",
+        "the meaning of -200, -300..-303 and -404..-450 (unpublished); GetNlLists' parameters. "
+        "Uploads (`MailUpImportOperator`): *WSMailUpImport.NewImportProcess*'s XML feed (`email`, `Prefix`, "
+        "`Number`, `Name` attributes, `campo1`, `campo2`, ... elements) and *WSMailUpImport.StartImportProcesses* "
+        '(Best practices: "tested with 1.2 million characters"; split the data over several NewImportProcess calls '
+        "and start them with StartImportProcesses without `xmlDoc`, MailUp 8.2.1 or later; success only when every "
+        "ReturnCode is 0). **Inferred**: 10,000 subscribers per process; where StartImportProcesses puts its "
+        "per-process ReturnCodes; which addresses MailUp cannot import (the simulator: one `@`, a dotted domain).",
     },
 )
