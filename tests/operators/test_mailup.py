@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,41 @@ def test_a_batch_refused_half_way_says_how_many_reached_mailup(sim, tmp_path, ca
     assert "upload failed after 1 batches (10 rows) reached the vendor" in out
     assert "ReturnCode -403" in out and "is prepared, not started" in out
     assert _operations(sim) == ["NewImportProcess", "NewImportProcess"], "a batch was re-sent or the import started"
+
+
+class _DiesOnce:
+    """A field value whose first reading kills the try, as a worker dying mid-upload would."""
+
+    died = False
+
+    def __str__(self) -> str:
+        reader = sys._getframe(1).f_globals.get("__name__", "")
+        if reader.startswith("airflow_import_status.vendors.mailup") and not _DiesOnce.died:  # not DAG serializing
+            _DiesOnce.died = True
+            raise RuntimeError("the worker died in the middle of the upload")
+        return "Fifteen"
+
+
+def rows_dying_once(count: int, at: int) -> list[dict]:
+    return [{"email": f"user{i}@example.com", "campo1": _DiesOnce() if i == at else f"U{i}"} for i in range(count)]
+
+
+def test_a_try_dying_mid_upload_is_resumed_after_the_batches_mailup_holds(sim):
+    from airflow.models import Variable
+    from airflow.utils.session import create_session
+
+    _DiesOnce.died = False
+    run = run_sensor(
+        MailUpImportOperator,
+        "deferrable",
+        **LIST,
+        batch_size=10,
+        retries=1,
+        retry_delay=0,
+        source_kwargs={"source": "__import__('tests.operators.test_mailup', fromlist=['_']).rows_dying_once(25, 14)"},
+    )
+    assert _DiesOnce.died and run.state == "success" and run.try_number == 2
+    assert _operations(sim)[:4] == ["NewImportProcess"] * 3 + ["StartImportProcesses"], "a batch was sent twice"
+    assert (run.return_value["total"], run.return_value["imported"]) == (25, 25)
+    with create_session() as session:
+        assert session.query(Variable).filter(Variable.key.like("import_status.job.%")).count() == 0, "ledger left"
