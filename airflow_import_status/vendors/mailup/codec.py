@@ -18,6 +18,11 @@ Known from the vendor's method pages ("WSMailUpImport.StartProcess", ".NewImport
 authentication page, "WS_Activation"): the ReturnCode meanings below; -601/-602 (another import is
 running: MailUp runs one at a time) are retryable.
 
+Uploads ("WSMailUpImport.NewImportProcess", XML feed; "WSMailUpImport.StartImportProcesses", Best
+practices): one NewImportProcess per batch, its ``xmlDoc`` holding that batch only (memory bounded
+by the batch); one process is started with StartProcess, several with one StartImportProcesses
+call without ``xmlDoc``; the status of several reads them in running order and sums them.
+
 Inferred (configurable on the connection): the dates' timezone (default Europe/Rome), the
 header namespace of older accounts. -500 (unrecognized error), SOAP ``Server`` faults and HTTP
 5xx are transient, SOAP ``Client`` faults bad requests; an undocumented negative ReturnCode
