@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from xml.sax.saxutils import escape
 
 import pytest
 import requests
@@ -117,6 +118,34 @@ def test_simulator_checks_parameters_as_the_wsdl_declares_them(sim, simulator_se
         assert refusal.encode().replace(b"<", b"&lt;").replace(b">", b"&gt;") in response.content
     else:
         assert response.status_code == 200, response.text
+
+
+def _start_import_processes(simulator_server, xml_doc: str | None = None) -> str:
+    """StartImportProcesses for list 1; the MailUp message's ReturnCode."""
+    doc = f"<ws:xmlDoc>{escape(xml_doc)}</ws:xmlDoc>" if xml_doc is not None else ""
+    params = (
+        f"<ws:listsIDs>1</ws:listsIDs><ws:listsGUIDs>{LIST_GUID}</ws:listsGUIDs>{doc}<ws:groupsIDs></ws:groupsIDs>"
+        "<ws:importType>1</ws:importType><ws:mobileInputType>2</ws:mobileInputType><ws:asPending>false</ws:asPending>"
+        "<ws:ConfirmEmail>false</ws:ConfirmEmail><ws:asOptOut>false</ws:asOptOut><ws:forceOptIn>false</ws:forceOptIn>"
+        "<ws:replaceGroups>false</ws:replaceGroups>"
+    )
+    response = _raw_call(simulator_server, "StartImportProcesses", params)
+    assert response.status_code == 200, response.text
+    message = etree.fromstring(response.content).findtext(".//{http://ws.mailupnet.it/}StartImportProcessesResult")
+    return etree.fromstring(message).findtext(".//ReturnCode")
+
+
+def test_simulator_start_import_processes_with_and_without_xml_doc(sim, simulator_server):
+    hook = MailUpHook()
+    assert _start_import_processes(simulator_server) == "0", "nothing prepared: nothing to start"
+    assert (
+        _start_import_processes(simulator_server, '<subscribers><subscriber email="a@example.com"/></subscribers>')
+        == "0"
+    )
+    assert _start_import_processes(simulator_server, "<subscribers/>") == "-601", "MailUp runs one import at a time"
+    with pytest.raises(ListBusyError, match="-601"):
+        hook.start_import(1, LIST_GUID, [{"email": "b@example.com"}])
+    assert _start_import_processes(simulator_server, "<subscribers") == "-402", "convert xml to csv failed"
 
 
 def test_simulator_checks_types_and_soapaction(sim, simulator_server):
