@@ -17,7 +17,9 @@ retry starts them without uploading again. Each idProcess is recorded (an Airflo
 the task's ledger) the moment MailUp returns it, so a retry after a dead worker, or clearing the
 task after a refused batch, resumes the upload after the batches MailUp already holds and never
 sends one twice (``reupload_on_retry=True`` uploads afresh). The record goes once the import starts.
-MailUp has no published call that deletes a prepared process: an error names the ones it leaves.
+MailUp has no published call that deletes a prepared process: an error names the ones it leaves,
+and a later StartImportProcesses without ``xmlDoc`` on that list would start them too (MailUp starts
+"all pending XML structures"); uploads of one batch use StartProcess, which starts only its own.
 """
 
 from __future__ import annotations
