@@ -63,6 +63,8 @@ class Runtime:
     def __init__(self) -> None:
         self.scrubber = Scrubber()
         self._masked: set[str] = set()
+        self._known: set[str] = set()
+        """Secrets already scrubbed and masked: a trigger start with them costs a set lookup."""
         self._ssl: dict[str | None, ssl.SSLContext] = {}
         self._sessions: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, dict[tuple[str, TransportSettings], aiohttp.ClientSession]
@@ -87,7 +89,12 @@ class Runtime:
     # ----- secrets ------------------------------------------------------------------------------
     def add_secrets(self, *secrets: str) -> list[str]:
         """Know ``secrets`` in the scrubber; return the forms not yet registered with the masker."""
-        fresh = [secret for secret in secrets if secret and len(secret) >= MIN_SECRET_LENGTH]
+        fresh = [
+            secret for secret in secrets if secret and len(secret) >= MIN_SECRET_LENGTH and secret not in self._known
+        ]
+        if not fresh:
+            return []
+        self._known.update(fresh)
         self.scrubber.add(*fresh)
         forms: list[str] = []
         for secret in fresh:

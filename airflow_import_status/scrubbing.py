@@ -42,24 +42,33 @@ def secret_forms(secret: str) -> set[str]:
 
 
 class Scrubber:
-    """Replaces every known secret, in every form, with ``***``."""
+    """Replaces every known secret, in every form, with ``***``.
+
+    Adding a secret is cheap; the pattern is compiled when a text is next scrubbed (errors are
+    rare, secrets arrive at every trigger start and token refresh).
+    """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._forms: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
+        self._stale = False
         self.add(*secrets)
 
     def add(self, *secrets: str) -> None:
         forms = set().union(*(secret_forms(secret) for secret in secrets if secret))
         if not forms <= self._forms:
             self._forms |= forms
+            self._stale = True
+
+    def __call__(self, text: str) -> str:
+        if not text or not self._forms:
+            return text
+        if self._stale:
             # longest first, so a secret's encoded form is replaced whole, not a raw part of it
             ordered = sorted(self._forms, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(form) for form in ordered))
-
-    def __call__(self, text: str) -> str:
-        if self._pattern is None or not text:
-            return text
+            self._stale = False
+        assert self._pattern is not None
         return self._pattern.sub(REDACTED, text)
 
     def __contains__(self, secret: str) -> bool:

@@ -96,6 +96,11 @@ class SimulatorProcess:
         response.raise_for_status()
         return response.json()
 
+    def get(self, path: str, params: dict[str, str]) -> Any:
+        response = self.control.get(f"{self.url}/_sim/{path}", params=params, timeout=60, verify=str(self.certfile))
+        response.raise_for_status()
+        return response.json()
+
     def cpu_seconds(self) -> float:
         """CPU time the simulator process has used so far (user + system)."""
         fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -13,10 +13,17 @@ Airflow's ``TriggerRunner`` creates them (one task per trigger iterating ``trigg
 
 Designs:
 
-- ``async``: :class:`ImportStatusTrigger` as shipped (the hooks' ``apoll``: httpx over one
-  aiohttp pool per loop and target, first polls paced per loop);
+- ``async``: :class:`ImportStatusTrigger` as shipped (the hooks' ``apoll``: the package's
+  :class:`~airflow_import_status.transport.AsyncTransport` over one aiohttp pool per loop and
+  origin, first polls paced per loop);
 - ``thread``: the same trigger, but each poll is the sync hook (``requests``) called through
-  ``asyncio.to_thread`` on the default executor, as many providers do.
+  ``asyncio.to_thread`` on the default executor, as many providers do;
+- ``raw`` (baseline of the CPU ratio): Which50's status request as the package builds it, sent
+  back to back on one raw aiohttp session with no package code and no parsing, at the same
+  concurrency and latency as the ``cpu:<vendor>`` runs; each vendor's CPU per whole poll is
+  reported as a ratio to it, both measured in the same run;
+- ``cold:<vendor>``: the ``cpu:<vendor>`` run with no warm-up, every trigger starting with no
+  token, WSDL or login cached; *fetches* counts the vendor requests that are not status polls.
 
 Measured per run: polls/s; poll lateness p50/p99 (a poll's answer time minus its schedule
 (previous answer + interval) minus the vendor's fastest poll in the run, so queueing in a pool
@@ -33,7 +40,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import inspect
 import itertools
 import json
 import os
@@ -42,7 +48,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 from typing import Any
 
@@ -58,52 +63,21 @@ from bench_support import (
 
 DESIGNS = ("async", "thread")
 
-JOB_PARAMS: dict[str, dict[str, Any]] = {
-    "which50": {"contact_list_id": 7},
-    "mailup": {"list_id": 1, "list_guid": "5f6e7d8c-0000-4000-8000-000000000001"},
-    "isales": {"vdn_id": 1},
-}
-"""Simulator job params a vendor's status call needs; a vendor not listed needs none."""
-
 
 # ----- the orchestrating process -----------------------------------------------------------------
 def vendor_recipes() -> dict[str, dict[str, Any]]:
-    """Per vendor: the hook class path, the sensor's job fields and how to fill them from a job.
+    """Per shipped vendor, from the registry: its connection id, simulator job params, job id field."""
+    from airflow_import_status.vendors import builtin_specs
 
-    A job field comes from the simulator job's params, else the sensor's default, else it is the
-    job id (exactly one such field per vendor, or the vendor is excluded).
-    """
-    import importlib
-
-    from airflow_import_status.sensors.base import ImportStatusSensor
-    from airflow_import_status.simulators import simulator_classes
-    from airflow_import_status.triggers.import_status import hook_class_path
-
-    recipes = {}
-    for simulator in simulator_classes():
-        vendor = simulator.name
-        module = importlib.import_module(f"airflow_import_status.sensors.{vendor}")
-        sensor = next(
-            obj
-            for obj in vars(module).values()
-            if isinstance(obj, type) and issubclass(obj, ImportStatusSensor) and obj.__module__ == module.__name__
-        )
-        defaults = {
-            name: parameter.default
-            for name, parameter in inspect.signature(sensor.__init__).parameters.items()
-            if parameter.default is not inspect.Parameter.empty
+    return {
+        spec.key: {
+            "conn_id": spec.simulator_class.conn_id,
+            "params": dict(spec.simulator_class.job_params),
+            "id_field": spec.job_type.id_field(),
+            "status_request": dict(spec.simulator_class.status_request),
         }
-        params = JOB_PARAMS.get(vendor, {})
-        id_fields = [f for f in sensor.job_fields if f not in params and f not in defaults]
-        recipes[vendor] = {
-            "hook_class": hook_class_path(sensor.hook_class),
-            "conn_id": simulator.conn_id,
-            "params": params,
-            "defaults": {f: defaults[f] for f in sensor.job_fields if f in defaults and f not in params},
-            "id_field": id_fields[0] if len(id_fields) == 1 else None,
-            "problem": None if len(id_fields) == 1 else f"cannot tell the job id field among {id_fields}",
-        }
-    return recipes
+        for spec in builtin_specs()
+    }
 
 
 def create_jobs(simulator: SimulatorProcess, recipe: dict[str, Any], vendor: str, count: int, polls: int) -> list:
@@ -111,10 +85,15 @@ def create_jobs(simulator: SimulatorProcess, recipe: dict[str, Any], vendor: str
     if count == 0:
         return []
     views = simulator.post("jobs", {"vendor": vendor, "count": count, "params": recipe["params"], "polls": polls})
-    return [
-        {**recipe["defaults"], **{k: view["params"][k] for k in recipe["params"]}, recipe["id_field"]: view["job_id"]}
-        for view in views["jobs"]
-    ]
+    return [{**recipe["params"], recipe["id_field"]: view["job_id"]} for view in views["jobs"]]
+
+
+def other_requests(simulator: SimulatorProcess, recipe: dict[str, Any], vendor: str) -> int:
+    """Requests of ``vendor`` since the last reset that are not status polls (tokens, WSDL, logins)."""
+    wanted = recipe["status_request"]
+    log = simulator.get("requests", {"vendor": vendor}).get(vendor, [])
+    method, path = wanted.get("method"), wanted.get("path_contains", "")
+    return sum(not ((method is None or entry["method"] == method) and path in entry["path"]) for entry in log)
 
 
 class Orchestrator:
@@ -131,6 +110,7 @@ class Orchestrator:
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
             "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         }
+        self.ca_bundle = str(certfile)
         self.recipes = vendor_recipes()
         self.results: list[dict[str, Any]] = []
 
@@ -159,10 +139,7 @@ class Orchestrator:
 
     def probe(self) -> list[str]:
         """Vendors whose status poll works on both paths; the others are reported and left out."""
-        candidates = [v for v, r in self.recipes.items() if r["problem"] is None]
-        for vendor, recipe in self.recipes.items():
-            if recipe["problem"]:
-                print(f"EXCLUDED {vendor}: {recipe['problem']}", flush=True)
+        candidates = list(self.recipes)
         self.simulator.post("config", {"latency": 0})
         spec = {"mode": "probe", "vendors": self._vendor_specs(self.jobs_for(candidates, 2 * len(candidates), 1))}
         problems = self.child(spec)["problems"]
@@ -172,12 +149,7 @@ class Orchestrator:
 
     def _vendor_specs(self, jobs: dict[str, list]) -> list[dict[str, Any]]:
         return [
-            {
-                "vendor": vendor,
-                "hook_class": self.recipes[vendor]["hook_class"],
-                "conn_id": self.recipes[vendor]["conn_id"],
-                "jobs": vendor_jobs,
-            }
+            {"vendor": vendor, "conn_id": self.recipes[vendor]["conn_id"], "jobs": vendor_jobs}
             for vendor, vendor_jobs in jobs.items()
         ]
 
@@ -193,10 +165,11 @@ class Orchestrator:
         cap: float,
         kind: str,
         gc_freeze: bool = False,
+        warm_up: bool = True,
     ) -> dict[str, Any]:
         self.simulator.post("config", {"latency": 0})
         jobs = self.jobs_for(vendors, size, polls)
-        warmup = self.jobs_for_warmup(vendors)
+        warmup = self.jobs_for_warmup(vendors) if warm_up else {}
         self.simulator.post("config", {"latency": latency})
         spec = {
             "mode": "run",
@@ -210,6 +183,7 @@ class Orchestrator:
             "warmup": self._vendor_specs(warmup),
         }
         result = self.child(spec)
+        result["other_requests"] = sum(other_requests(self.simulator, self.recipes[v], v) for v in vendors)
         result.update(
             kind=kind,
             design=design,
@@ -219,6 +193,31 @@ class Orchestrator:
             polls_per_job=polls,
             vendors=vendors,
         )
+        self.results.append(result)
+        print(format_row(result), flush=True)
+        return result
+
+    def raw(self, *, size: int, latency: float, rounds: int) -> dict[str, Any]:
+        """The baseline: raw aiohttp, one session, Which50's status request as the package builds it, no parsing."""
+        self.simulator.post("reset", {})
+        recipe = self.recipes["which50"]
+        view = self.simulator.post(
+            "jobs", {"vendor": "which50", "params": recipe["params"], "script": [{"state": "running"}]}
+        )
+        job = {**recipe["params"], recipe["id_field"]: view["job_id"]}
+        self.simulator.post("config", {"latency": latency})
+        spec = {
+            "mode": "raw",
+            "name": f"raw aiohttp N={size}",
+            "conn_id": self.recipes["which50"]["conn_id"],
+            "job": job,
+            "concurrency": size,
+            "rounds": rounds,
+            "ca_bundle": self.ca_bundle,
+        }
+        result = self.child(spec)
+        result.update(kind="raw", design="aiohttp", size=size, latency=latency, interval=0, vendors=["which50"])
+        result["other_requests"] = 0
         self.results.append(result)
         print(format_row(result), flush=True)
         return result
@@ -233,19 +232,20 @@ class Orchestrator:
 HEADER = (
     f"{'kind':<18} {'design':<6} {'N':>5} {'lat ms':>6} {'int s':>5} {'polls':>6} {'polls/s':>8} "
     f"{'late p50':>8} {'late p99':>8} {'<=1s %':>6} {'stall ms':>8} {'gc ms':>5} {'CPU ms/poll':>11} "
-    f"{'peak RSS MiB':>12} {'KiB/trigger':>11} {'all done s':>10} {'errors':>6}"
+    f"{'peak RSS MiB':>12} {'KiB/trigger':>11} {'all done s':>10} {'errors':>6} {'fetches':>7}"
 )
 
 
 def format_row(r: dict[str, Any]) -> str:
     done = f"{r['finished_s']:.1f}" if r["finished_s"] is not None else f"cut@{r['wall_s']:.0f}"
-    label = r["kind"] if r["kind"] != "vendor" else f"cpu:{r['vendors'][0]}"
+    label = {"vendor": f"cpu:{r['vendors'][0]}", "cold": f"cold:{r['vendors'][0]}"}.get(r["kind"], r["kind"])
     return (
         f"{label:<18} {r['design']:<6} {r['size']:>5} {r['latency'] * 1000:>6.0f} {r['interval']:>5.0f} "
         f"{r['polls']:>6} {r['polls_per_s']:>8.1f} {r['late_p50_s']:>8.3f} {r['late_p99_s']:>8.3f} "
         f"{100 * r['within_1s']:>6.1f} {1000 * r['longest_stall_s']:>8.0f} "
         f"{1000 * r['longest_gc_pause_s']:>5.0f} {1000 * r['cpu_s_per_poll']:>11.2f} "
-        f"{r['peak_rss_kib'] / 1024:>12.0f} {r['rss_kib_per_trigger']:>11.1f} {done:>10} {r['errors']:>6}"
+        f"{r['peak_rss_kib'] / 1024:>12.0f} {r['rss_kib_per_trigger']:>11.1f} {done:>10} "
+        f"{r['errors']:>6} {r['other_requests']:>7}"
     )
 
 
@@ -307,7 +307,8 @@ def orchestrate(args: argparse.Namespace) -> None:
                     cap=args.throughput_cap,
                     kind="max",
                 )
-            for vendor in vendors:
+            for vendor in vendors:  # each right after its own baseline run: the ratio spans seconds, not minutes
+                bench.raw(size=args.vendor_size, latency=args.throughput_latency, rounds=args.throughput_polls)
                 bench.scenario(
                     [vendor],
                     design="async",
@@ -317,6 +318,18 @@ def orchestrate(args: argparse.Namespace) -> None:
                     polls=args.throughput_polls,
                     cap=args.throughput_cap,
                     kind="vendor",
+                )
+            for vendor in vendors:  # every trigger starts with nothing cached: shared fetches are made once
+                bench.scenario(
+                    [vendor],
+                    design="async",
+                    size=args.vendor_size,
+                    latency=args.throughput_latency,
+                    interval=0,
+                    polls=1,
+                    cap=args.throughput_cap,
+                    kind="cold",
+                    warm_up=False,
                 )
         finally:
             bench.stop()
@@ -378,6 +391,25 @@ def summarize(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
             f"- CPU per poll per vendor: {listing}; most expensive / cheapest "
             f"{max(cpu.values()) / cheapest:.1f}x (<= 3x: {_ok(max(cpu.values()) <= 3 * cheapest)})"
         )
+    ratios = {
+        r["vendors"][0]: r["cpu_s_per_poll"] / baseline["cpu_s_per_poll"]
+        for baseline, r in itertools.pairwise(results)
+        if baseline["kind"] == "raw" and r["kind"] == "vendor"
+    }
+    if ratios:
+        raw_ms = sorted(1000 * r["cpu_s_per_poll"] for r in results if r["kind"] == "raw")
+        listing = ", ".join(f"{v} {ratio:.1f}x" for v, ratio in sorted(ratios.items(), key=lambda i: i[1]))
+        lines.append(
+            f"- CPU per whole poll / raw aiohttp request (the run just before each, {raw_ms[0]:.2f}-{raw_ms[-1]:.2f} "
+            f"ms): {listing} (<= 3x: {_ok(max(ratios.values()) <= 3)})"
+        )
+    cold = {r["vendors"][0]: r["other_requests"] for r in results if r["kind"] == "cold"}
+    if cold:
+        listing = ", ".join(f"{v} {n}" for v, n in cold.items())
+        lines.append(
+            f"- {args.vendor_size} triggers per connection starting with nothing cached, requests other than "
+            f"status polls (tokens, WSDL, logins): {listing} (<= 1 each: {_ok(max(cold.values()) <= 1)})"
+        )
     return "\n".join(lines)
 
 
@@ -399,36 +431,23 @@ class PollLog:
         self.by_hook.setdefault(id(hook), (hook.vendor, []))[1].append((started, time.monotonic(), outcome))
 
 
-def timed_hook_classes(vendor_specs: list[dict[str, Any]], design: str, log: PollLog) -> dict[str, str]:
-    """Subclasses of the vendors' hooks that log each poll; ``thread`` polls with the sync hook in a thread.
+def time_polls(design: str, log: PollLog) -> None:
+    """Log every poll of every hook; ``thread`` polls with the sync hook through ``asyncio.to_thread``."""
+    from airflow_import_status.hooks.base import ImportStatusHook
 
-    Returned as {original path: path of the subclass}, importable by the trigger's ``load_hook_class``.
-    """
-    from airflow_import_status.triggers.import_status import load_hook_class
+    shipped = ImportStatusHook.apoll
 
-    module = sys.modules.setdefault("bench_hooks", types.ModuleType("bench_hooks"))
-    paths = {}
-    for spec in vendor_specs:
-        base = load_hook_class(spec["hook_class"])
+    async def apoll(self: Any, job: Any) -> Any:
+        started = time.monotonic()
+        try:
+            result = await (shipped(self, job) if design == "async" else asyncio.to_thread(self.poll, job))
+        except Exception:
+            log.record(self, started, ERROR)
+            raise
+        log.record(self, started, DONE if result.state.is_terminal else WAITING)
+        return result
 
-        async def apoll(self, job, _base=base):
-            started = time.monotonic()
-            try:
-                if design == "async":
-                    result = await _base.apoll(self, job)
-                else:
-                    result = await asyncio.to_thread(self.poll, job)
-            except Exception:
-                log.record(self, started, ERROR)
-                raise
-            log.record(self, started, DONE if result.state.is_terminal else WAITING)
-            return result
-
-        name = f"Timed{base.__name__}"
-        timed = type(name, (base,), {"apoll": apoll, "__module__": "bench_hooks"})
-        setattr(module, name, timed)
-        paths[spec["hook_class"]] = f"bench_hooks.{name}"
-    return paths
+    ImportStatusHook.apoll = apoll  # type: ignore[method-assign]
 
 
 async def run_triggers(spec: dict[str, Any]) -> dict[str, Any]:
@@ -436,12 +455,12 @@ async def run_triggers(spec: dict[str, Any]) -> dict[str, Any]:
     from airflow_import_status.triggers.import_status import ImportStatusTrigger
 
     log = PollLog()
-    paths = timed_hook_classes(spec["vendors"], spec["design"], log)
+    time_polls(spec["design"], log)
     policy = PollPolicy(poll_interval=spec["interval"], backoff_initial=1.0, backoff_max=5.0).to_dict()
 
     def trigger(vendor_spec: dict[str, Any], job: dict[str, Any]) -> ImportStatusTrigger:
         return ImportStatusTrigger(
-            hook_class=paths[vendor_spec["hook_class"]],
+            vendor=vendor_spec["vendor"],
             conn_id=vendor_spec["conn_id"],
             job=job,
             policy=policy,
@@ -457,7 +476,7 @@ async def run_triggers(spec: dict[str, Any]) -> dict[str, Any]:
     # warm-up: modules, connections, WSDL, SSL context and one pooled connection per vendor
     warm = [trigger(v, job) for v in spec["warmup"] for job in v["jobs"]]
     statuses = await asyncio.gather(*(run_trigger(t) for t in warm))
-    if set(statuses) != {"succeeded"}:
+    if warm and set(statuses) != {"succeeded"}:
         raise RuntimeError(f"warm-up polls did not succeed: {statuses}")
     log.by_hook.clear()
     gc.collect()
@@ -546,11 +565,11 @@ def measure(log: PollLog, interval: float, began: float, ended: float) -> dict[s
 
 async def probe(spec: dict[str, Any]) -> dict[str, Any]:
     """One async and one sync status poll per vendor."""
-    from airflow_import_status.triggers.import_status import load_hook_class
+    from airflow_import_status.vendors import get_spec
 
     problems = {}
     for vendor_spec in spec["vendors"]:
-        hook_class = load_hook_class(vendor_spec["hook_class"])
+        hook_class = get_spec(vendor_spec["vendor"]).hook_class
         async_job, sync_job = vendor_spec["jobs"]
         try:
             await hook_class(vendor_spec["conn_id"]).apoll(async_job)
@@ -558,6 +577,64 @@ async def probe(spec: dict[str, Any]) -> dict[str, Any]:
         except Exception as err:
             problems[vendor_spec["vendor"]] = f"{type(err).__name__}: {err}"
     return {"problems": problems}
+
+
+async def run_raw(spec: dict[str, Any]) -> dict[str, Any]:
+    """C pollers, R back-to-back requests each, on one raw aiohttp session: no package code, no parsing.
+
+    The request is exactly Which50's status request as the package builds it (method, URL, headers),
+    over a pool of the package's default size, so the ratio to it is the package's whole cost per poll.
+    """
+    import ssl
+
+    import aiohttp
+
+    from airflow_import_status.transport import DEFAULT_MAX_CONNECTIONS
+    from airflow_import_status.vendors import get_spec
+
+    which50 = get_spec("which50")
+    hook = which50.hook_class(spec["conn_id"])
+    request = next(which50.codec.status_flow(hook.get_settings(), hook.make_job(spec["job"])))
+    context = ssl.create_default_context(cafile=spec["ca_bundle"])
+    connector = aiohttp.TCPConnector(ssl=context, limit=DEFAULT_MAX_CONNECTIONS)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def poll() -> int:
+            async with session.request(
+                request.method, request.full_url, headers=dict(request.headers), data=request.content
+            ) as response:
+                await response.read()
+                return response.status
+
+        async def poller() -> int:
+            return sum([await poll() != 200 for _ in range(spec["rounds"])])
+
+        await poll()  # warm-up: one pooled connection, TLS session
+        gc.collect()
+        watchdog = LoopWatchdog()
+        watchdog.start()
+        cpu, began = time.process_time(), time.monotonic()
+        errors = sum(await asyncio.gather(*(poller() for _ in range(spec["concurrency"]))))
+        wall, cpu = time.monotonic() - began, time.process_time() - cpu
+        await watchdog.stop()
+    made = spec["concurrency"] * spec["rounds"]
+    nan = float("nan")
+    return {
+        "polls": made,
+        "errors": errors,
+        "polls_per_s": made / wall,
+        "late_p50_s": nan,
+        "late_p99_s": nan,
+        "within_1s": nan,
+        "longest_stall_s": watchdog.longest_stall,
+        "longest_gc_pause_s": watchdog.longest_gc_pause,
+        "cpu_s_per_poll": cpu / made,
+        "peak_rss_kib": rss_kib("VmHWM"),
+        "rss_kib_per_trigger": nan,
+        "finished_s": wall,
+        "wall_s": wall,
+        "polls_per_job": spec["rounds"],
+    }
 
 
 def child(spec: dict[str, Any]) -> None:
@@ -571,7 +648,8 @@ def child(spec: dict[str, Any]) -> None:
             result = asyncio.run(run_triggers(spec))
         profile.dump_stats(spec["profile"])
     else:
-        result = asyncio.run(probe(spec) if spec["mode"] == "probe" else run_triggers(spec))
+        run = {"probe": probe, "raw": run_raw, "run": run_triggers}[spec["mode"]]
+        result = asyncio.run(run(spec))
     print(json.dumps(result))
 
 

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from airflow_import_status.result import COUNTER_FIELDS
 from airflow_import_status.vendors import builtin_specs
 from airflow_import_status.vendors.spec import ConnectionField, VendorSpec
 
@@ -19,21 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 VENDOR_DOCS = ROOT / "docs" / "vendors"
 
-MAPPING_COLUMNS = (
-    "state",
-    "total",
-    "imported",
-    "inserted",
-    "updated",
-    "unchanged",
-    "deleted",
-    "duplicates",
-    "invalid",
-    "failed",
-    "opted_out",
-    "progress",
-    "details",
-)
+MAPPING_COLUMNS = ("state", *COUNTER_FIELDS, "progress", "details")
+"""The normalized result's columns, as the vendor specs' ``docs`` describe each."""
 _KIND = {str: "text", int: "integer", float: "number", bool: "boolean"}
 NOT_REPORTED = "\u2013"
 """An en dash: the vendor does not report this."""

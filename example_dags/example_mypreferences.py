@@ -1,30 +1,29 @@
-"""Stage profiles into a MyPreferences bulk import, execute it, wait (deferred), then report its counters."""
+"""Stage contacts.csv into a MyPreferences bulk import, execute it and wait for it (deferred) in one task."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 from airflow.sdk import dag, task
 
-from airflow_import_status.hooks.mypreferences import MyPreferencesHook
-from airflow_import_status.sensors.mypreferences import MyPreferencesImportSensor
+from airflow_import_status.operators.mypreferences import MyPreferencesImportOperator
+
+CONTACTS = Path(__file__).resolve().parent / "contacts.csv"  # beside this file (a symlinked DAG too)
 
 
 @dag(schedule=None, start_date=datetime(2026, 1, 1), catchup=False, tags=["import-status", "mypreferences"])
 def example_mypreferences_import():
-    @task
-    def upload_profiles() -> str:
-        profiles = [
-            {"ProfileId": f"customer-{i}", "Emails": [{"Email": f"customer{i}@example.com"}]} for i in range(20)
-        ]
-        profiles.append({"ProfileId": "customer-broken", "Emails": [{"Email": "not-an-email"}]})
-        return MyPreferencesHook().start_import(profiles, name="Nightly CRM sync")
-
-    access_token = upload_profiles()
-
-    wait = MyPreferencesImportSensor(
-        task_id="wait_for_import",
-        access_token=access_token,
+    import_contacts = MyPreferencesImportOperator(
+        task_id="import_contacts",
+        import_name="Nightly CRM sync",
+        source=str(CONTACTS),
+        field_mapping={
+            "email": "EmailAddress",
+            "first_name": "FirstName",
+            "last_name": "LastName",
+            "phone": "PhoneNumber",
+        },
         deferrable=True,
         poke_interval=1,
         timeout=300,
@@ -39,7 +38,7 @@ def example_mypreferences_import():
         )
         return result
 
-    report(wait.output)
+    report(import_contacts.output)
 
 
 example_mypreferences_import()

@@ -164,3 +164,30 @@ def test_secrets_are_registered_with_the_masker_once_per_process(mocker):
     assert first == 3, "raw, URL-encoded (quote and quote_plus agree here) and base64"
     assert masked.call_count == first
     assert "s3cr3t/value+=" in runtime.scrubber and runtime.scrubber("x s3cr3t%2Fvalue%2B%3D y") == "x *** y"
+
+
+def test_a_known_secret_costs_no_encoding_and_no_recompiling(mocker):
+    """A trigger start with secrets already known neither re-encodes them nor touches the scrubber."""
+    from airflow_import_status import runtime as runtime_module
+    from airflow_import_status.runtime import Runtime
+
+    mocker.patch("airflow_import_status.runtime.mask_secret")
+    runtime = Runtime()
+    runtime.mask("first-secret", "second-secret")
+    forms = mocker.spy(runtime_module, "_masker_forms")
+    add = mocker.spy(runtime.scrubber, "add")
+    for _ in range(3):
+        runtime.mask("first-secret", "second-secret")
+    assert forms.call_count == 0 and add.call_count == 0
+    runtime.mask("first-secret", "third-secret")
+    assert add.call_args.args == ("third-secret",)
+
+
+def test_the_scrubber_compiles_when_it_scrubs_and_knows_every_secret_added_since():
+    from airflow_import_status.scrubbing import Scrubber
+
+    scrubber = Scrubber(["alpha-key"])
+    assert scrubber("alpha-key") == "***"
+    scrubber.add("beta-key")
+    assert scrubber("alpha-key beta-key YmV0YS1rZXk=") == "*** *** ***"
+    assert Scrubber()("nothing to hide") == "nothing to hide"

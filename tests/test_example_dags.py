@@ -22,7 +22,7 @@ EXPECTED: dict[str, dict] = {
     "example_which50.py": {"vendor": "which50", "total": 25, "imported": 25, "invalid": 1},
     "example_mailup.py": {"vendor": "mailup", "total": 30, "inserted": 28, "imported": 28},  # contacts.csv
     "example_mypreferences.py": {
-        "vendor": "mypreferences", "vendor_status": "Completed", "total": 21, "invalid": 1, "imported": 20, "failed": 0,
+        "vendor": "mypreferences", "vendor_status": "Completed", "total": 30, "invalid": 2, "imported": 28, "failed": 0,
     },
     "example_isales.py": {"vendor": "isales", "imported": 20, "duplicates": 1, "failed": 1, "total": 22},
     "example_luminate.py": {"vendor": "luminate", "total": 12, "message": "Import complete"},

@@ -63,6 +63,8 @@ class ImportStartOperator(ImportStatusSensor):
 
     max_batch_size: ClassVar[int] = 10_000
     """The vendor's limit of rows per request."""
+    start_template_fields: ClassVar[tuple[str, ...]] = ()
+    """A vendor's own templated start parameters, beside its job fields (e.g. an import's name)."""
     ui_color = "#d6eefc"
 
     def __init__(
@@ -100,13 +102,22 @@ class ImportStartOperator(ImportStatusSensor):
         self.max_bad_rows = max_bad_rows
         self.wait_for_completion = wait_for_completion
         self.reupload_on_retry = reupload_on_retry
+        self._start_context: Context | None = None
+        self._start_params: dict[str, Any] = {}
+        self._recorded = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         spec = cls.__dict__.get("spec")
         if spec is not None:
             start_fields = tuple(name for name in cls.job_fields if name != spec.job_type.id_field())
-            cls.template_fields = (*start_fields, spec.conn_id_param, "source", "field_mapping")
+            cls.template_fields = (
+                *start_fields,
+                *cls.start_template_fields,
+                spec.conn_id_param,
+                "source",
+                "field_mapping",
+            )
 
     # ----- the vendor's part ------------------------------------------------------------------------
     def check_row(self, row: Mapping[str, Any]) -> str | None:
@@ -114,8 +125,31 @@ class ImportStartOperator(ImportStatusSensor):
         return None if row else "the row is empty after the field mapping"
 
     def start(self, params: dict[str, Any], batches: Iterator[list[dict[str, Any]]], upload: ContactUpload) -> str:
-        """Upload ``batches`` and start the import; return the vendor's job id. Vendors implement it."""
+        """Upload ``batches`` and start the import; return the vendor's job id. Vendors implement it.
+
+        ``params`` holds the job's id too when a retry finishes a start that an earlier try
+        recorded with :meth:`record_job` and :meth:`unfinished_start` found unfinished.
+        """
         raise NotImplementedError
+
+    def unfinished_start(self, job: dict[str, Any]) -> bool:
+        """Whether ``job``, recorded by an earlier try, still needs its start finished (default: no, wait on it).
+
+        Only a vendor that records its job before the upload ends (:meth:`record_job`) has one.
+        """
+        return False
+
+    def record_job(self, job_id: str) -> None:
+        """Record the job the moment the vendor returns its id, while ``start`` goes on uploading.
+
+        For a vendor whose id comes before the upload (MyPreferences: InitiateBulkImport, then
+        staging): a try that dies half way leaves the job in the ledger and XCom, so the retry
+        finishes that job (:meth:`unfinished_start`) instead of starting another.
+        """
+        assert self.spec is not None and self._start_context is not None, "record_job is called from start"
+        job: dict[str, Any] = self.spec.job({**self._start_params, self._id_field: job_id}).to_params()
+        _record(self._start_context, job)
+        self._recorded = True
 
     # ----- one task, never twice ----------------------------------------------------------------------
     @property
@@ -132,7 +166,16 @@ class ImportStartOperator(ImportStatusSensor):
 
     def execute(self, context: Context) -> Any:
         job = self._started_before(context)
-        if job is not None:
+        if job is not None and self.unfinished_start(job):
+            self.log.info(
+                "Try %s: %s import job %s was recorded by an earlier try that did not finish starting it; "
+                "finishing that job, not starting another",
+                context["ti"].try_number,
+                self.vendor,
+                job.get(self._id_field),
+            )
+            job = self._recording_start(context, job)
+        elif job is not None:
             self.log.info(
                 "Try %s: %s import job %s was started by an earlier try; waiting on it, not uploading again",
                 context["ti"].try_number,
@@ -140,8 +183,7 @@ class ImportStartOperator(ImportStatusSensor):
                 job.get(self._id_field),
             )
         else:
-            job = self._start_import()
-            Variable.set(ledger_key(context), json.dumps(job), description=LEDGER_DESCRIPTION)
+            job = self._recording_start(context, None)
         context["ti"].xcom_push(key=JOB_XCOM_KEY, value=job)
         for name, value in job.items():
             setattr(self, name, value)
@@ -171,7 +213,19 @@ class ImportStartOperator(ImportStatusSensor):
         Variable.delete(ledger_key(context))
         return result
 
-    def _start_import(self) -> dict[str, Any]:
+    def _recording_start(self, context: Context, resuming: dict[str, Any] | None) -> dict[str, Any]:
+        """Start (or finish starting ``resuming``) and record the job; a final failure forgets a recorded one."""
+        self._start_context, self._recorded = context, resuming is not None
+        try:
+            job = self._start_import(resuming)
+        except AirflowFailException:
+            if self._recorded:
+                Variable.delete(ledger_key(context))
+            raise
+        _record(context, job)
+        return job
+
+    def _start_import(self, resuming: dict[str, Any] | None = None) -> dict[str, Any]:
         upload = ContactUpload(
             self.source,
             batch_size=self.batch_size,
@@ -183,6 +237,9 @@ class ImportStartOperator(ImportStatusSensor):
             log=self.log,
         )
         params = {name: getattr(self, name) for name in self.job_fields if name != self._id_field}
+        self._start_params = params
+        if resuming is not None:
+            params = {**params, **resuming}
         self.log.info("Uploading %s to %s", upload.describe_source(), self.vendor)
         try:
             batches = upload.batches()
@@ -210,3 +267,9 @@ class ImportStartOperator(ImportStatusSensor):
                 f"{upload.progress.bad_row_count} bad rows, more than max_bad_rows={self.max_bad_rows}: "
                 f"{upload.bad_rows_text()} (the rows were sent but the import was not started)"
             )
+
+
+def _record(context: Context, job: dict[str, Any]) -> None:
+    """The job in the ledger (outlives tries) and in XCom (key ``import_job``)."""
+    Variable.set(ledger_key(context), json.dumps(job), description=LEDGER_DESCRIPTION)
+    context["ti"].xcom_push(key=JOB_XCOM_KEY, value=job)

@@ -160,12 +160,14 @@ class ImportStatusTrigger(BaseTrigger):
         label = f"{hook.vendor} import job {hook.job_label(self.job)}"
         tracker = PollTracker(PollPolicy.from_dict(self.policy), label, self.waiting_since)
         last: ImportResult | None = None
+        try:
+            job = hook.make_job(self.job)  # checked once, not at every poll
+        except JobFieldError as err:
+            return ImportStatusEvent(EventStatus.ERROR, f"{label}: {err}", last)
         await RUNTIME.wait_for_first_poll_slot()
         while True:
             try:
-                result = await self._poll(hook)
-            except JobFieldError as err:
-                return ImportStatusEvent(EventStatus.ERROR, f"{label}: {err}", last)
+                result = await self._poll(hook, job)
             except Exception as err:
                 if not isinstance(err, ImportStatusError):
                     self.log.exception("%s: bug in airflow-import-status", label)
@@ -197,14 +199,15 @@ class ImportStatusTrigger(BaseTrigger):
                 delay = min(delay, self.deadline - now)
             await asyncio.sleep(delay)
 
-    async def _poll(self, hook: Any) -> ImportResult:
+    async def _poll(self, hook: Any, job: Any) -> ImportResult:
         """One poll; past the deadline it may take at most ``POLL_OVERRUN`` seconds more."""
         if self.deadline is None:
-            result: ImportResult = await hook.apoll(self.job)
+            result: ImportResult = await hook.apoll(job)
             return result
         budget = max(0.0, self.deadline - time.time()) + POLL_OVERRUN_SECONDS
         try:
-            result = await asyncio.wait_for(hook.apoll(self.job), timeout=budget)
+            async with asyncio.timeout(budget):  # in this task: no task per poll, as wait_for makes
+                result = await hook.apoll(job)
             return result
         except TimeoutError:
             raise TransientVendorError(

@@ -28,7 +28,7 @@ import dataclasses
 import hashlib
 import hmac
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -70,6 +70,44 @@ from airflow_import_status.vendors.spec import ConnectionFieldError, ConnectionV
 VENDOR = "mypreferences"
 STAGE_BATCH_SIZE = 10_000
 """Records per staging request (inferred: the vendor caps a request at 25 MB, not a record count)."""
+MAX_STAGE_BYTES = 25 * 1024 * 1024
+"""The "Import" page (Rate Limiting & Usage Guidelines): a staging POST carries at most 25 MB by default."""
+MAX_RECORDS_PER_IMPORT = 10_000_000
+"""The "Import" page: one bulk import stages up to approximately 10 million records."""
+DEFAULT_DATA_STAGE_DURATION = 3
+"""The "Initiate" page: staged data is kept 3 days unless DataStageDuration says otherwise (0..10)."""
+IMPORT_TYPES = ("Add", "Delete")
+"""The "Initiate" page: ImportType "Specifies whether to add or delete profiles"."""
+REFRESH_FLAGS = ("AlternateIds", "Contacts", "CustomFields", "Groups", "Tags")
+"""The "Initiate" page's ``Refresh*`` flags: what the import replaces instead of adding to."""
+MAX_EMAIL_ADDRESS_LENGTH = 256
+"""The "BulkEmailPreference" resource model: EmailAddress is required, 1..256 characters."""
+
+# Profile records: the Stage page's body is a "Collection of BulkUserProfilePreferences"; the
+# "CreateBulkUserProfilePreference" resource model (pmstg.mypreferences.com/Profiles/Help) lists
+# a record's fields. A flat source row (a CSV line) is built into one with these column names:
+PROFILE_FIELDS = ("ProfileId", "CustomerType", "DefaultLocale")
+"""Top-level record fields a flat row may carry ("CreateBulkUserProfilePreference"; ProfileId an integer)."""
+PROFILE_COLLECTIONS = (
+    "CustomerName",
+    "Consents",
+    "ProfilePreferences",
+    "AlternateIds",
+    "Addresses",
+    "PhoneNumbers",
+    "Emails",
+    "Groups",
+    "ProfileTags",
+    "CustomFields",
+)
+"""Structured record fields: a row carrying any of them is taken as a record already built."""
+NAME_FIELDS = ("FirstName", "MiddleName", "LastName")
+"""Flat columns gathered into ``CustomerName`` (inferred: the CustomerName model's fields are not public)."""
+EMAIL_FIELDS = ("EmailAddress", "EmailAddressType")
+"""Flat columns that become one ``Emails`` entry ("BulkEmailPreference": EmailAddress, EmailAddressType)."""
+PHONE_FIELDS = ("PhoneNumber", "PhoneNumberType")
+"""Flat columns that become one ``PhoneNumbers`` entry (inferred, by analogy with the email model)."""
+FLAT_FIELDS = (*PROFILE_FIELDS, *NAME_FIELDS, *EMAIL_FIELDS, *PHONE_FIELDS)
 TOKEN_EXPIRY_MARGIN_SECONDS = 60.0
 """A bearer token is dropped this long before the vendor's ``expires_in`` runs out."""
 DEFAULT_TOKEN_LIFETIME_SECONDS = 3600
@@ -402,6 +440,112 @@ def parse_bulk_import_status(
     )
 
 
+# ----- profile records and the Initiate body -------------------------------------------------------
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def profile_problem(row: Mapping[str, Any]) -> str | None:
+    """Why ``row`` cannot be staged as a profile record (``None`` if it can); the vendor judges the rest.
+
+    A structured row (any of :data:`PROFILE_COLLECTIONS`) is staged as is; a flat row may only
+    use :data:`FLAT_FIELDS`. A record identifies someone: a ProfileId, an email or a phone
+    number. Invalid addresses are *not* refused here: the vendor's staging validates them and
+    counts them in ValidationFailed, as the Stage page says.
+    """
+    if any(name in row for name in PROFILE_COLLECTIONS):
+        return (
+            None
+            if row.get("Emails") or row.get("PhoneNumbers") or row.get("AlternateIds") or (_text(row.get("ProfileId")))
+            else "the record has no ProfileId, Emails, PhoneNumbers or AlternateIds"
+        )
+    unknown = sorted(set(row) - set(FLAT_FIELDS))
+    if unknown:
+        return (
+            f"unknown field(s) {', '.join(unknown)} (a flat row uses {', '.join(FLAT_FIELDS)}; "
+            "map the source's columns with field_mapping)"
+        )
+    profile_id = _text(row.get("ProfileId"))
+    if profile_id and not profile_id.isdigit():
+        return f"ProfileId {snippet(profile_id)!r} is not an integer"
+    email = _text(row.get("EmailAddress"))
+    if len(email) > MAX_EMAIL_ADDRESS_LENGTH:
+        return f"EmailAddress is longer than {MAX_EMAIL_ADDRESS_LENGTH} characters"
+    if not (profile_id or email or _text(row.get("PhoneNumber"))):
+        return "no ProfileId, EmailAddress or PhoneNumber: the record identifies no one"
+    return None
+
+
+def profile_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One CreateBulkUserProfilePreference from a row that passed :func:`profile_problem` (pure).
+
+    Flat: ``EmailAddress``/``EmailAddressType`` become the default ``Emails`` entry,
+    ``PhoneNumber``/``PhoneNumberType`` the default ``PhoneNumbers`` entry, the name columns
+    ``CustomerName``; empty cells are left out.
+    """
+    if any(name in row for name in PROFILE_COLLECTIONS):
+        return dict(row)
+    record: dict[str, Any] = {}
+    for name in PROFILE_FIELDS:
+        if value := _text(row.get(name)):
+            record[name] = int(value) if name == "ProfileId" else value
+    if name_parts := {name: value for name in NAME_FIELDS if (value := _text(row.get(name)))}:
+        record["CustomerName"] = name_parts
+    for collection, fields in (("Emails", EMAIL_FIELDS), ("PhoneNumbers", PHONE_FIELDS)):
+        if value := _text(row.get(fields[0])):
+            entry: dict[str, Any] = {fields[0]: value, "IsDefault": True}
+            if kind := _text(row.get(fields[1])):
+                entry[fields[1]] = kind
+            record[collection] = [entry]
+    return record
+
+
+def initiate_body(
+    name: str,
+    data_stage_duration: int = DEFAULT_DATA_STAGE_DURATION,
+    *,
+    import_type: str | None = None,
+    match_alternate_id_type: str | None = None,
+    refresh: Iterable[str] = (),
+    allow_prior_consents: bool = False,
+) -> dict[str, Any]:
+    """The InitiateBulkImport body, checked as the "Initiate" page documents its fields (pure)."""
+    if not name.strip():
+        raise ValueError("an import needs a Name")
+    if not 0 <= data_stage_duration <= 10:
+        raise ValueError("DataStageDuration must be within 0..10 days (the Initiate page)")
+    body: dict[str, Any] = {"Name": name, "DataStageDuration": data_stage_duration}
+    if import_type is not None:
+        if import_type not in IMPORT_TYPES:
+            raise ValueError(f"ImportType must be one of {', '.join(IMPORT_TYPES)}")
+        body["ImportType"] = import_type
+    if match_alternate_id_type:
+        # the Initiate page: "AlternateIdType is the only supported match criteria", MatchValue its type name
+        body["MatchCriteria"], body["MatchValue"] = "AlternateIdType", match_alternate_id_type
+    for flag in refresh:
+        if flag not in REFRESH_FLAGS:
+            raise ValueError(f"unknown refresh flag {flag!r}: use {', '.join(REFRESH_FLAGS)}")
+        body[f"Refresh{flag}"] = True
+    if allow_prior_consents:
+        body["AllowPriorConsents"] = True
+    return body
+
+
+def stage_request(url: str, batch: list[dict[str, Any]], body_key: str | None) -> HttpRequest:
+    """One staging POST: the records as a JSON array (the Stage page), or ``{body_key: [...]}``; never retried."""
+    if len(batch) > STAGE_BATCH_SIZE:
+        raise ValueError(f"a MyPreferences staging batch holds at most {STAGE_BATCH_SIZE} records")
+    request = HttpRequest.with_json("POST", url, {body_key: batch} if body_key else batch, idempotent=False)
+    size = len(request.content or b"")
+    if size > MAX_STAGE_BYTES:
+        raise BadRequestError(
+            f"a staging request of {len(batch)} records is {size / 2**20:.1f} MB, over the vendor's "
+            f"{MAX_STAGE_BYTES // 2**20} MB per request: use a smaller batch_size",
+            vendor=VENDOR,
+        )
+    return request
+
+
 # ----- the codec ----------------------------------------------------------------------------------
 class MyPreferencesCodec:
     """MyPreferences' side of the shared flow driver."""
@@ -503,23 +647,43 @@ class MyPreferencesCodec:
         name: str,
         batches: Iterable[list[dict[str, Any]]],
         client_id: str | None = None,
-        data_stage_duration: int = 3,
+        data_stage_duration: int = DEFAULT_DATA_STAGE_DURATION,
+        *,
+        initiate: Mapping[str, Any] | None = None,
+        on_initiated: Callable[[str], None] | None = None,
+        stage_body_key: str | None = None,
     ) -> Flow[str]:
-        """InitiateBulkImport, stage each batch, Execute; return the import access token (the job id)."""
+        """InitiateBulkImport, stage each batch, Execute; return the import access token (the job id).
+
+        ``initiate``: the whole Initiate body (:func:`initiate_body`), else Name and
+        DataStageDuration; ``on_initiated(token)`` runs the moment the vendor returns the token,
+        before anything is staged (the operator records the job there).
+        """
         client = client_id or settings.client_id
-        body = {"Name": name, "DataStageDuration": data_stage_duration}
-        initiate = HttpRequest.with_json("POST", settings.initiate_url(client), body, idempotent=False)
-        response = yield from authorized_flow(settings, client, initiate)
+        body = dict(initiate) if initiate is not None else initiate_body(name, data_stage_duration)
+        request = HttpRequest.with_json("POST", settings.initiate_url(client), body, idempotent=False)
+        response = yield from authorized_flow(settings, client, request)
         check_response(response, client)
         token = parse_bulk_import_status(response.body, status_table=settings.status_table).job_id
-        stage_url = settings.url(settings.status_path, client, token)
+        if on_initiated is not None:
+            on_initiated(token)
+        return (yield from self.stage_and_execute_flow(settings, token, batches, client, stage_body_key))
+
+    def stage_and_execute_flow(
+        self,
+        settings: MyPreferencesSettings,
+        access_token: str,
+        batches: Iterable[list[dict[str, Any]]],
+        client_id: str | None = None,
+        stage_body_key: str | None = None,
+    ) -> Flow[str]:
+        """Stage each batch into an initiated import, then Execute it (also resumes an unfinished staging)."""
+        client = client_id or settings.client_id
+        stage_url = settings.url(settings.status_path, client, access_token)
         for batch in batches:
-            if len(batch) > STAGE_BATCH_SIZE:
-                raise ValueError(f"a MyPreferences staging batch holds at most {STAGE_BATCH_SIZE} records")
-            stage = HttpRequest.with_json("POST", stage_url, batch, idempotent=False)
-            response = yield from authorized_flow(settings, client, stage)
-            check_response(response, client, token)
+            response = yield from authorized_flow(settings, client, stage_request(stage_url, batch, stage_body_key))
+            check_response(response, client, access_token)
         execute = HttpRequest("POST", f"{stage_url}/Execute", idempotent=False)
         response = yield from authorized_flow(settings, client, execute)
-        check_response(response, client, token)
-        return token
+        check_response(response, client, access_token)
+        return access_token

@@ -18,10 +18,22 @@ milliseconds included). Refused credentials get 401 with ``WWW-Authenticate`` an
 gets 401 *without* a challenge (inferred: the docs only say "401"); an import access token
 lives six hours from Initiate (its ``Expires``), then every call with it gets that 401.
 
-**Simulator-only**: staging counts a record as valid when it is an object whose ``Emails``
-list holds an ``Email`` with an ``@``. Scripted jobs take ``params`` ``{"client_id"}`` and
-final counters ``{"total", "valid", "invalid", "processed", "exceptions", "not_honored"}``;
-``expires_in_seconds`` makes a scripted job's access token expire that soon.
+Staging verifies what the vendor's pages say it does: a JSON body (415 otherwise) of at most
+25 MB (413; the "Import" page), a "Collection of BulkUserProfilePreferences" (the Stage page;
+``{"UserProfiles": [...]}`` is accepted too, inferred from the newer page), at most about 10
+million records per import (the "Import" page), only before Execute (400 after), and keeps
+*counters*, never the records (a million-row upload streams through in constant memory).
+
+**Simulator-only**: a staged record is valid (ValidationSuccessful, else ValidationFailed) when
+it is an object identifying someone (a ProfileId, Emails, PhoneNumbers or AlternateIds), its
+ProfileId (if any) an integer, every ``Emails`` entry an ``EmailAddress`` of 1..256 characters
+shaped like ``local@domain.tld`` ("BulkEmailPreference"), every ``PhoneNumbers`` entry a
+``PhoneNumber`` of digits (``+``, spaces, dashes, dots, parentheses allowed). Execute processes
+every valid record (Processed = ValidationSuccessful; Exceptions and NotHonored stay 0, as the
+pages say they do while staging, unless a scripted job sets them). Scripted jobs take
+``params`` ``{"client_id"}`` and final counters ``{"total", "valid", "invalid", "processed",
+"exceptions", "not_honored"}``; ``expires_in_seconds`` makes a scripted job's access token
+expire that soon.
 """
 
 from __future__ import annotations
@@ -71,10 +83,40 @@ def _denied(message: str, challenge: str = REALM) -> JSONResponse:
     return JSONResponse({"Message": message}, status_code=401, headers={"WWW-Authenticate": challenge})
 
 
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{3,30}$")
+MAX_STAGE_BYTES = 25 * 1024 * 1024  # the "Import" page: 25 MB per staging POST by default
+MAX_RECORDS_PER_IMPORT = 10_000_000  # the "Import" page: "approximately 10 million records"
+IMPORT_TYPES = ("Add", "Delete")  # the "Initiate" page
+
+
+def _entries(record: dict[str, Any], name: str) -> list[Any] | None:
+    """``record[name]`` as a list (``[]`` if absent), ``None`` if it is not one."""
+    value = record.get(name, [])
+    return value if isinstance(value, list) else None
+
+
 def _is_valid_record(record: Any) -> bool:
-    if not isinstance(record, dict) or not isinstance(record.get("Emails"), list):
+    """The simulator's stand-in for the vendor's staging validation (see the module docstring)."""
+    if not isinstance(record, dict):
         return False
-    return any(isinstance(item, dict) and "@" in str(item.get("Email", "")) for item in record["Emails"])
+    emails, phones, alternate_ids = (_entries(record, name) for name in ("Emails", "PhoneNumbers", "AlternateIds"))
+    if emails is None or phones is None or alternate_ids is None:
+        return False
+    profile_id = record.get("ProfileId")
+    if profile_id is not None and (isinstance(profile_id, bool) or not isinstance(profile_id, int)):
+        return False
+    if profile_id is None and not (emails or phones or alternate_ids):
+        return False
+    for email in emails:
+        address = email.get("EmailAddress") if isinstance(email, dict) else None
+        if not isinstance(address, str) or len(address) > 256 or not _EMAIL.match(address):
+            return False
+    for phone in phones:
+        number = phone.get("PhoneNumber") if isinstance(phone, dict) else None
+        if not isinstance(number, str) or not _PHONE.match(number.strip()):
+            return False
+    return True
 
 
 class MyPreferencesSimulator(VendorSimulator):
@@ -224,8 +266,16 @@ class MyPreferencesSimulator(VendorSimulator):
         duration = body.get("DataStageDuration", 3)
         if not isinstance(duration, int) or not 0 <= duration <= 10:
             return JSONResponse({"Message": "DataStageDuration must be between 0 and 10."}, status_code=400)
+        if body.get("ImportType", "Add") not in IMPORT_TYPES:
+            return JSONResponse({"Message": "ImportType must be 'Add' or 'Delete'."}, status_code=400)
+        if body.get("MatchCriteria") not in (None, "AlternateIdType") or (
+            body.get("MatchCriteria") and not body.get("MatchValue")
+        ):
+            return JSONResponse(
+                {"Message": "MatchCriteria must be 'AlternateIdType', with a MatchValue."}, status_code=400
+            )
         job = self.create_job({"params": {"client_id": request.path_params["client_id"]}, "started": False})
-        job.data.update(Name=body["Name"], received=0, valid=0, invalid=0)
+        job.data.update(Name=body["Name"], DataStageDuration=duration, received=0, valid=0, invalid=0, stagings=0)
         return JSONResponse(self.bulk_import_status(job, job.step()))
 
     async def stage(self, request: Request) -> Response:
@@ -236,13 +286,29 @@ class MyPreferencesSimulator(VendorSimulator):
             return self._bad_token()
         if job.started:
             return JSONResponse({"Message": "The import has already been executed."}, status_code=400)
-        records = await request.json()
-        if not isinstance(records, list):
-            return JSONResponse({"Message": "Send a JSON array of profile records."}, status_code=400)
+        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media_type not in ("application/json", "text/json"):
+            return JSONResponse({"Message": "The request entity's media type is not supported."}, status_code=415)
+        raw = await request.body()
+        if len(raw) > MAX_STAGE_BYTES:
+            return JSONResponse({"Message": "The request exceeds the maximum payload size."}, status_code=413)
+        try:
+            records = json.loads(raw)
+        except ValueError:
+            return JSONResponse({"Message": "The request is invalid: the body is not JSON."}, status_code=400)
+        if isinstance(records, dict) and isinstance(records.get("UserProfiles"), list):
+            records = records["UserProfiles"]
+        if not isinstance(records, list) or not records:
+            return JSONResponse(
+                {"Message": "The request is invalid: send a collection of BulkUserProfilePreferences."}, status_code=400
+            )
+        if job.data["received"] + len(records) > MAX_RECORDS_PER_IMPORT:
+            return JSONResponse({"Message": "The import exceeds the maximum number of records."}, status_code=400)
         valid = sum(1 for record in records if _is_valid_record(record))
         job.data["received"] += len(records)
         job.data["valid"] += valid
         job.data["invalid"] += len(records) - valid
+        job.data["stagings"] += 1
         return JSONResponse(self.bulk_import_status(job, job.step()))
 
     async def execute(self, request: Request) -> Response:
@@ -295,7 +361,7 @@ class MyPreferencesSimulator(VendorSimulator):
             "Status": step.get("vendor_status") or status,
             "Expires": job.data["Expires"],
             "Name": job.data.get("Name", f"Import {job.job_id}"),
-            "DataStageDuration": 3,
+            "DataStageDuration": job.data.get("DataStageDuration", 3),
             "MatchCriteria": None,
             "MatchValue": None,
             "RefreshAlternateIds": False,

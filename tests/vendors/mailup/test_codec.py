@@ -28,6 +28,7 @@ from airflow_import_status.vendors.mailup.codec import (
     parse_process_details,
     parse_return_code,
     parse_wsdl,
+    status_request,
     subscribers_xml,
 )
 from airflow_import_status.vendors.mailup.simulator import WSDL_TEMPLATE, MailUpSimulator, soap_envelope
@@ -506,3 +507,26 @@ def test_no_groups_is_an_empty_idgroups_string():
     [new_import, _] = _start_requests()
     body = etree.fromstring(new_import.content)
     assert body.xpath("//*[local-name()='idGroups']")[0].text in (None, "")
+
+
+def test_status_envelope_is_built_once_per_job_and_wsdl():
+    client = parse_wsdl(_wsdl(), WSDL_URL)
+    settings = _settings()
+    job = MailUpJob(list_id=1, list_guid=LIST_GUID, process_id=275)
+    first = status_request(client, settings, job)
+    assert status_request(client, settings, MailUpJob(list_id=1, list_guid=LIST_GUID, process_id=275)) is first
+    other = status_request(client, settings, MailUpJob(list_id=1, list_guid=LIST_GUID, process_id=276))
+    ns = {"ws": "http://ws.mailupnet.it/"}
+    assert etree.fromstring(other.content).xpath("//ws:idProcess/text()", namespaces=ns) == ["276"]
+    assert etree.fromstring(first.content).xpath("//ws:idProcess/text()", namespaces=ns) == ["275"]
+    reloaded = status_request(parse_wsdl(_wsdl(), WSDL_URL), settings, job)
+    assert reloaded is not first and reloaded.content == first.content
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["31/02/2020 10.00.00", "14/06/2013 10.36:19", "14/06/2013 25.00.00", "2013-06-14 10:36:19", "1/1/20 1.2.3"],
+)
+def test_impossible_or_mixed_dates_are_payload_errors(value):
+    with pytest.raises(VendorPayloadError, match="StartDate"):
+        parse_mailup_date(value, "StartDate")

@@ -11,16 +11,28 @@ from datetime import UTC, datetime
 import pytest
 from airflow.sdk import Connection
 
-from airflow_import_status.errors import AuthenticationError, JobNotFoundError, PermanentVendorError, VendorPayloadError
+from airflow_import_status.errors import (
+    AuthenticationError,
+    BadRequestError,
+    JobNotFoundError,
+    PermanentVendorError,
+    VendorPayloadError,
+)
 from airflow_import_status.polling import ErrorAction, PollPolicy
 from airflow_import_status.result import ImportState
 from airflow_import_status.transport import HttpResponse
 from airflow_import_status.vendors.mypreferences.codec import (
+    MAX_STAGE_BYTES,
+    STAGE_BATCH_SIZE,
     MyPreferencesSettings,
     decode_token,
+    initiate_body,
     parse_bulk_import_status,
     pnauthinfo3_authorization,
     pnauthinfo3_signature,
+    profile_problem,
+    profile_record,
+    stage_request,
 )
 from airflow_import_status.vendors.mypreferences.spec import SPEC
 from airflow_import_status.vendors.spec import ConnectionFieldError
@@ -365,3 +377,126 @@ def test_start_import_initiates_stages_each_batch_of_an_iterable_and_executes_ne
     assert json.loads(sent[0].content) == {"Name": "nightly", "DataStageDuration": 3}
     assert [json.loads(r.content) for r in sent[1:3]] == list(staged)
     assert all(r.headers["Authorization"].startswith("PNAUTHINFO3-HMAC-SHA256 ") for r in sent)
+
+
+def test_the_flow_reports_the_token_before_staging_and_takes_the_whole_initiate_body():
+    events = []
+
+    def batches():
+        for _ in range(2):
+            events.append("batch read")
+            yield [{"ProfileId": 1}]
+
+    body = initiate_body("nightly", 5, import_type="Delete", refresh=["Contacts"])
+    flow = SPEC.codec.start_import_flow(
+        _hmac_settings(), "nightly", batches(), initiate=body, on_initiated=lambda t: events.append(f"token {t}")
+    )
+    initiate = next(flow)
+    stage = flow.send(_answer(200, bulk_import_status(Status="Initiated", AccessToken=778)))
+    assert events == ["token 778", "batch read"], "the token is reported before anything is staged"
+    assert json.loads(initiate.content) == {
+        "Name": "nightly",
+        "DataStageDuration": 5,
+        "ImportType": "Delete",
+        "RefreshContacts": True,
+    }
+    assert stage.url.endswith("/Import/778") and json.loads(stage.content) == [{"ProfileId": 1}]
+
+
+def test_stage_and_execute_resumes_an_initiated_import_without_initiating():
+    flow = SPEC.codec.stage_and_execute_flow(
+        _hmac_settings(), "779", iter([[{"ProfileId": 2}]]), "OTHER", "UserProfiles"
+    )
+    stage = next(flow)
+    execute = flow.send(_answer(200, bulk_import_status(AccessToken=779)))
+    with pytest.raises(StopIteration) as done:
+        flow.send(_answer(200, bulk_import_status(AccessToken=779, Status="Queued")))
+    assert done.value.value == "779"
+    base = "https://pm.mypreferences.com/Profiles/Async/OTHER/Import/779"
+    assert [(stage.url, execute.url)] == [(base, f"{base}/Execute")]
+    assert json.loads(stage.content) == {"UserProfiles": [{"ProfileId": 2}]}, "stage_body_key wraps the records"
+
+
+def test_a_refused_stage_raises_and_sends_no_execute():
+    flow = SPEC.codec.stage_and_execute_flow(_hmac_settings(), "780", iter([[{"ProfileId": 3}], [{"ProfileId": 4}]]))
+    next(flow)
+    with pytest.raises(BadRequestError, match="HTTP 400"):
+        flow.send(_answer(400, b'{"Message": "The request is invalid."}'))
+
+
+# ----- profile records and the Initiate body -------------------------------------------------------
+def test_a_flat_row_becomes_a_create_bulk_user_profile_preference():
+    row = {
+        "ProfileId": " 42 ",
+        "FirstName": "Ada",
+        "LastName": "Lovelace",
+        "MiddleName": "",
+        "EmailAddress": "ada@example.com",
+        "EmailAddressType": "Personal",
+        "PhoneNumber": "+39025550000",
+        "CustomerType": "Customer",
+    }
+    assert profile_problem(row) is None
+    assert profile_record(row) == {
+        "ProfileId": 42,
+        "CustomerType": "Customer",
+        "CustomerName": {"FirstName": "Ada", "LastName": "Lovelace"},
+        "Emails": [{"EmailAddress": "ada@example.com", "IsDefault": True, "EmailAddressType": "Personal"}],
+        "PhoneNumbers": [{"PhoneNumber": "+39025550000", "IsDefault": True}],
+    }
+    assert profile_record({"EmailAddress": "a@b.co", "PhoneNumber": " "}) == {
+        "Emails": [{"EmailAddress": "a@b.co", "IsDefault": True}]
+    }, "empty cells are left out"
+
+
+def test_a_structured_record_is_staged_as_is():
+    record = {"ProfileId": 7, "Emails": [{"EmailAddress": "x@example.com"}], "Groups": [{"Name": "VIP"}]}
+    assert profile_problem(record) is None and profile_record(record) == record
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ({"EmailAddress": "", "PhoneNumber": ""}, "identifies no one"),
+        ({"email": "a@example.com"}, "unknown field(s) email"),
+        ({"ProfileId": "p-1", "EmailAddress": "a@example.com"}, "ProfileId 'p-1' is not an integer"),
+        ({"EmailAddress": "a" * 250 + "@example.com"}, "longer than 256"),
+        ({"Emails": [], "CustomerName": {"FirstName": "A"}}, "no ProfileId, Emails, PhoneNumbers or AlternateIds"),
+    ],
+)
+def test_rows_that_cannot_be_staged_say_why(row, reason):
+    assert reason in profile_problem(row)
+
+
+def test_an_invalid_address_is_left_to_the_vendor_to_count():
+    assert profile_problem({"EmailAddress": "not-an-email"}) is None
+
+
+def test_the_initiate_body_as_the_initiate_page_documents_it():
+    assert initiate_body("n") == {"Name": "n", "DataStageDuration": 3}
+    assert initiate_body("n", 0, match_alternate_id_type="CRM_ID", allow_prior_consents=True) == {
+        "Name": "n",
+        "DataStageDuration": 0,
+        "MatchCriteria": "AlternateIdType",
+        "MatchValue": "CRM_ID",
+        "AllowPriorConsents": True,
+    }
+    for bad in (
+        {"name": " "},
+        {"data_stage_duration": 11},
+        {"import_type": "Upsert"},
+        {"refresh": ["Everything"]},
+    ):
+        with pytest.raises(ValueError):
+            initiate_body(**{"name": "n", **bad})
+
+
+def test_a_staging_request_is_bounded_by_count_and_by_the_vendors_25_mb():
+    url = "https://pm.mypreferences.com/Profiles/Async/ACME/Import/1"
+    request = stage_request(url, [{"ProfileId": 1}], None)
+    assert (request.idempotent, request.headers["Content-Type"]) == (False, "application/json")
+    with pytest.raises(ValueError, match="at most"):
+        stage_request(url, [{}] * (STAGE_BATCH_SIZE + 1), None)
+    record = {"CustomerType": "x" * (MAX_STAGE_BYTES // STAGE_BATCH_SIZE)}  # a little over 25 MB in one batch
+    with pytest.raises(BadRequestError, match="over the vendor's 25 MB per request: use a smaller batch_size"):
+        stage_request(url, [record] * STAGE_BATCH_SIZE, None)

@@ -216,7 +216,7 @@ def test_client_id_from_the_job_overrides_the_connection(sim):
 
 def test_start_import_initiates_stages_and_executes(sim, hmac_conn):
     hook = MyPreferencesHook(hmac_conn)
-    profiles = [{"ProfileId": f"p{i}", "Emails": [{"Email": f"p{i}@example.com"}]} for i in range(3)]
+    profiles = [{"ProfileId": 100 + i, "Emails": [{"EmailAddress": f"p{i}@example.com"}]} for i in range(3)]
     token = hook.start_import([*profiles, {"ProfileId": "bad", "Emails": []}], name="test import")
     paths = [(r["method"], r["path"]) for r in sim.requests(VENDOR)]
     base = f"/mypreferences/Profiles/Async/{CLIENT_ID}/Import"
@@ -225,6 +225,51 @@ def test_start_import_initiates_stages_and_executes(sim, hmac_conn):
     assert [r.vendor_status for r in results] == ["Queued", "Processing", "Completed"]
     assert (results[-1].total, results[-1].invalid, results[-1].imported) == (4, 1, 3)
     assert results[-1].details["Name"] == "test import"
+
+
+def _signed_post(sim, path: str, **kwargs) -> requests.Response:
+    header = pnauthinfo3_authorization(client_id=CLIENT_ID, user_id=USER_ID, secret=HMAC_SECRET)
+    url = f"{sim.base_url}/mypreferences/Profiles/Async/{CLIENT_ID}/Import{path}"
+    return requests.post(url, headers={"Authorization": header, **kwargs.pop("headers", {})}, timeout=30, **kwargs)
+
+
+def test_the_simulator_validates_staged_records_and_keeps_counters_not_rows(sim):
+    token = _signed_post(sim, "", json={"Name": "validation"}).json()["AccessToken"]
+    records = [
+        {"ProfileId": 1},
+        {"Emails": [{"EmailAddress": "a@example.com"}], "PhoneNumbers": [{"PhoneNumber": "+39 02 555 0000"}]},
+        {"Emails": [{"EmailAddress": "not-an-email"}]},
+        {"ProfileId": "1"},
+        {"PhoneNumbers": [{"PhoneNumber": "call me"}]},
+        {"CustomerName": {"FirstName": "Nobody"}},
+        "not an object",
+    ]
+    answer = _signed_post(sim, f"/{token}", json=records).json()
+    assert (answer["Status"], answer["TotalRecordsReceived"]) == ("Staging", 7)
+    assert (answer["ValidationSuccessful"], answer["ValidationFailed"], answer["Processed"]) == (2, 5, 0)
+    wrapped = _signed_post(sim, f"/{token}", json={"UserProfiles": [{"ProfileId": 2}]}).json()
+    assert (wrapped["TotalRecordsReceived"], wrapped["ValidationSuccessful"]) == (8, 3)
+    data = sim.job(VENDOR, str(token))["data"]
+    assert (data["received"], data["valid"], data["invalid"], data["stagings"]) == (8, 3, 5, 2)
+    assert not any(isinstance(value, list) for value in data.values()), "the simulator kept the records"
+
+
+def test_the_simulator_refuses_what_the_vendor_refuses_when_staging(sim):
+    token = _signed_post(sim, "", json={"Name": "refusals"}).json()["AccessToken"]
+    assert _signed_post(sim, "", json={"Name": "x", "ImportType": "Upsert"}).status_code == 400
+    assert _signed_post(sim, "", json={"Name": "x", "MatchCriteria": "AlternateIdType"}).status_code == 400
+    as_text = _signed_post(sim, f"/{token}", data=b"[]", headers={"Content-Type": "text/plain"})
+    assert as_text.status_code == 415
+    assert _signed_post(sim, f"/{token}", json=[]).status_code == 400, "an empty collection"
+    assert _signed_post(sim, f"/{token}", json={"Profiles": []}).status_code == 400
+    too_big = b"[" + b" " * (25 * 1024 * 1024) + b"]"
+    assert _signed_post(sim, f"/{token}", data=too_big, headers={"Content-Type": "application/json"}).status_code == 413
+    assert _signed_post(sim, f"/{token}", json=[{"ProfileId": 3}]).status_code == 200
+    assert _signed_post(sim, f"/{token}/Execute").status_code == 200
+    late = _signed_post(sim, f"/{token}", json=[{"ProfileId": 4}])
+    assert late.status_code == 400 and "already been executed" in late.json()["Message"]
+    executed = MyPreferencesHook().get_import_status(token)
+    assert (executed.total, executed.invalid) == (1, 0), "refused requests counted no record"
 
 
 def test_not_executed_import_warns(sim):

@@ -1,4 +1,4 @@
-"""Which50Hook over a real socket against the simulator: sync (requests) and async (httpx)."""
+"""Which50Hook over a real socket against the simulator: sync (requests) and async (aiohttp)."""
 
 from __future__ import annotations
 
