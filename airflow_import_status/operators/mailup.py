@@ -14,10 +14,10 @@ sums their counters, so the result covers the whole upload.
 **One import per list at a time** ("WSMailUpImport.StartProcess": -601 / -602). A busy list fails
 the try with :class:`MailUpListBusyError`, a retryable error: the processes stay prepared, and the
 retry starts them without uploading again. Each idProcess is recorded (an Airflow Variable beside
-the task's ledger) the moment MailUp returns it, so a retry after a dead worker, or clearing the
-task after a refused batch, resumes the upload after the batches MailUp already holds and never
-sends one twice (``reupload_on_retry=True`` uploads afresh). The record goes once the import starts.
-MailUp has no published call that deletes a prepared process: an error names the ones it leaves,
+the task's ledger) the moment MailUp returns it, so a retry after a dead worker resumes the upload
+after the batches MailUp already holds and never sends one twice (``reupload_on_retry=True``
+uploads afresh). The record goes once the import starts, or with the task's final failure (as the
+ledger does). MailUp has no published call that deletes a prepared process: an error names the ones it leaves,
 and a later StartImportProcesses without ``xmlDoc`` on that list would start them too (MailUp starts
 "all pending XML structures"); uploads of one batch use StartProcess, which starts only its own.
 """
@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from airflow.sdk import Variable
 
+from airflow_import_status.errors import ImportStatusError
 from airflow_import_status.operators.base import LEDGER_DESCRIPTION, ImportStartOperator, ledger_key
 from airflow_import_status.operators.upload import ContactUpload, SourceError
 from airflow_import_status.vendors.mailup.codec import (
@@ -80,6 +81,7 @@ class MailUpImportOperator(ImportStartOperator):
 
     def execute(self, context: Context) -> Any:
         self._task_ledger = ledger_key(context)
+        self._last_try = context["ti"].try_number > (self.retries or 0)
         return super().execute(context)
 
     @property
@@ -117,14 +119,26 @@ class MailUpImportOperator(ImportStartOperator):
             start = codec.start_processes_flow(settings, job.list_id, job.list_guid, prepared, self.group_ids)
             self.hook.run_flow(start, settings)
         except ListBusyError as err:
+            busy = f"MailUp list {job.list_id} is busy with another import: {err}"
+            if self._last_try:
+                Variable.delete(self._upload_record)
+                raise MailUpListBusyError(
+                    f"{busy}. No retry is left: the upload stays on MailUp, not started"
+                ) from None
             raise MailUpListBusyError(
-                f"MailUp list {job.list_id} is busy with another import: {err}. The upload is on MailUp; a retry "
-                "of this task (or clearing it) starts it without uploading again"
+                f"{busy}. A retry of this task starts the upload without sending it again"
             ) from None
         except SourceError as err:
             # not started on purpose (bad rows): a fixed file must not resume after these processes
             Variable.delete(self._upload_record)
             raise SourceError(f"{err}; {prepared_note(prepared)}") from None
+        except ImportStatusError:
+            Variable.delete(self._upload_record)  # the task fails now; the error names the prepared processes
+            raise
+        except Exception:
+            if self._last_try:  # a retry resumes after the batches MailUp holds; a final failure forgets them
+                Variable.delete(self._upload_record)
+            raise
         params["more_process_ids"] = ",".join(map(str, prepared[1:])) or None  # the job's other field
         started = SPEC.job({**params, "process_id": prepared[0]}).to_params()
         # the task's ledger before this record goes: a worker dying in between still never uploads twice

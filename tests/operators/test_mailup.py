@@ -117,7 +117,7 @@ def test_a_busy_list_without_retries_left_says_so(sim, tmp_path, capfd):
     assert run.state == "failed"
     out = capfd.readouterr().out
     assert "MailUp list 1 is busy with another import" in out and "-601" in out
-    assert "a retry of this task (or clearing it) starts it without uploading again" in out
+    assert "No retry is left: the upload stays on MailUp, not started" in out
     assert _operations(sim) == ["NewImportProcess", "StartProcess", "NewImportProcess", "StartProcess"]
 
 
