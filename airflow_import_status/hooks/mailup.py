@@ -28,10 +28,12 @@ class MailUpHook(ImportStatusHook[MailUpSettings, MailUpJob]):
     ) -> int:
         """Create and start an import of ``contacts`` (dicts of subscriber attributes, e.g.
         ``{"email": ..., "Name": ...}``) into a list (and its groups ``group_ids``); return the
-        idProcess for :class:`MailUpImportSensor`. A list busy with another import raises a
-        retryable error (ReturnCode -601 / -602)."""
+        idProcess for :class:`MailUpImportSensor`. All contacts go in one ``xmlDoc`` (one process);
+        :class:`~airflow_import_status.operators.mailup.MailUpImportOperator` streams a file in
+        batches instead. A list busy with another import raises a retryable error (ReturnCode -601 / -602)."""
         settings = self.get_settings()
         job = SPEC.job({"list_id": list_id, "list_guid": list_guid, "process_id": 0})  # typed list fields
         groups = [int(group) for group in group_ids]
         flow = cast(MailUpCodec, SPEC.codec).start_import_flow(settings, job.list_id, job.list_guid, [contacts], groups)
-        return self.run_flow(flow, settings)
+        [process_id] = self.run_flow(flow, settings)
+        return process_id

@@ -234,6 +234,9 @@ class FaultMiddleware:
             "query": scope.get("query_string", b"").decode("latin-1"),
             "fault": fault.kind if fault else None,
         }
+        soap_action = dict(scope.get("headers") or []).get(b"soapaction")
+        if soap_action:  # a SOAP service's operation (all of them share one path)
+            entry["soap_action"] = soap_action.decode("latin-1").strip('"')
         self.state.requests[vendor].append(entry)
         if fault is None:
             return await self._logged(scope, receive, send, entry)

@@ -18,6 +18,11 @@ Known from the vendor's method pages ("WSMailUpImport.StartProcess", ".NewImport
 authentication page, "WS_Activation"): the ReturnCode meanings below; -601/-602 (another import is
 running: MailUp runs one at a time) are retryable.
 
+Uploads ("WSMailUpImport.NewImportProcess", XML feed; "WSMailUpImport.StartImportProcesses", Best
+practices): one NewImportProcess per batch, its ``xmlDoc`` holding that batch only (memory bounded
+by the batch); one process is started with StartProcess, several with one StartImportProcesses
+call without ``xmlDoc``; the status of several reads them in running order and sums them.
+
 Inferred (configurable on the connection): the dates' timezone (default Europe/Rome), the
 header namespace of older accounts. -500 (unrecognized error), SOAP ``Server`` faults and HTTP
 5xx are transient, SOAP ``Client`` faults bad requests; an undocumented negative ReturnCode
@@ -26,17 +31,18 @@ fails at once, quoting the code. "Completed" (StatusCode 3) while ``IsRunning`` 
 
 from __future__ import annotations
 
+import copy
 import functools
 import io
 import logging
 import re
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 import zeep
 import zeep.exceptions
@@ -144,6 +150,21 @@ AUTH_RETURN_CODES = range(-1014, -999)
 LIST_RETURN_CODES = range(-102, -99)
 BUSY_RETURN_CODES = (-601, -602)
 """"WSMailUpImport.StartProcess": MailUp runs one import at a time; retry once the running one ends."""
+
+MAX_SUBSCRIBERS_PER_PROCESS = 10_000
+"""Subscribers per NewImportProcess ``xmlDoc`` (inferred). "WSMailUpImport.StartImportProcesses", Best
+practices: no known size limit, "successfully tested with 1.2 million characters" (about 10,000
+subscribers of ~120 characters); larger uploads are split over several NewImportProcess calls."""
+SUBSCRIBER_ATTRIBUTES = ("email", "Prefix", "Number", "Name")
+""""WSMailUpImport.NewImportProcess", XML feed: ``<subscriber email="" Prefix="" Number="" Name="">``."""
+CUSTOM_FIELD = re.compile(r"campo[1-9][0-9]*")
+""""WSMailUpImport.NewImportProcess", XML feed: the list's fields are child elements ``<campo1>``, ``<campo2>``..."""
+_NOT_XML_TEXT = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+class ListBusyError(TransientVendorError):
+    """ReturnCode -601 / -602: another import is running ("WSMailUpImport.StartProcess"); retry it later."""
+
 
 ZEEP_SETTINGS = zeep.Settings(
     strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True, force_https=False
@@ -307,12 +328,45 @@ def process_params(list_id: int, list_guid: str, process_id: int) -> dict[str, A
     return {"idList": int(list_id), "listGUID": str(list_guid), "idProcess": int(process_id)}
 
 
+def subscriber_problem(contact: Mapping[str, Any]) -> str | None:
+    """Why MailUp would refuse a subscriber's document before importing it (``None``: it can be sent).
+
+    An address MailUp cannot use is *not* refused here: MailUp counts it in TotalContacts and
+    imports it nowhere. A field outside the XML feed's vocabulary, or a character XML cannot
+    carry, would make the whole ``xmlDoc`` unusable (-402 "convert xml to csv failed").
+    """
+    unknown = sorted(name for name in contact if name not in SUBSCRIBER_ATTRIBUTES and not CUSTOM_FIELD.fullmatch(name))
+    if unknown:
+        return (
+            f"field(s) {', '.join(unknown)} not a MailUp subscriber field "
+            f"({', '.join(SUBSCRIBER_ATTRIBUTES)} or campo1, campo2, ...)"
+        )
+    if not str(contact.get("email") or "").strip():
+        return "no email (the import is for the email channel, importType 1)"
+    for name, value in contact.items():
+        bad = _NOT_XML_TEXT.search(str(value)) if value is not None else None
+        if bad:
+            return f"field {name} holds U+{ord(bad.group()):04X}, which an XML document cannot carry"
+    return None
+
+
 def subscribers_xml(contacts: Iterable[Mapping[str, Any]]) -> str:
-    """The ``xmlDoc`` of NewImportProcess: ``<subscribers><subscriber email=... Name=...>``."""
+    """The ``xmlDoc`` of NewImportProcess ("WSMailUpImport.NewImportProcess", XML feed):
+    ``<subscribers><subscriber email=".." Name=".."><campo1>..</campo1></subscriber>...``.
+
+    email, Prefix, Number and Name are attributes, ``campoN`` child elements; an empty value
+    (``None``) is left out. Callers check each contact with :func:`subscriber_problem` first.
+    """
     rows = []
     for contact in contacts:
-        attributes = " ".join(f"{name}={quoteattr(str(value))}" for name, value in contact.items())
-        rows.append(f"<subscriber {attributes}></subscriber>")
+        present = {name: str(value) for name, value in contact.items() if value is not None}
+        attributes = "".join(
+            f" {name}={quoteattr(value)}" for name, value in present.items() if name in SUBSCRIBER_ATTRIBUTES
+        )
+        fields = "".join(
+            f"<{name}>{escape(value)}</{name}>" for name, value in present.items() if CUSTOM_FIELD.fullmatch(name)
+        )
+        rows.append(f"<subscriber{attributes}>{fields}</subscriber>")
     return f"<subscribers>{''.join(rows)}</subscribers>"
 
 
@@ -335,6 +389,25 @@ def new_import_params(list_id: int, list_guid: str, xml_doc: str, group_ids: Ite
         "forceOptIn": False,
         "replaceGroups": False,
         "idConfirmNL": 0,
+    }
+
+
+def start_import_processes_params(list_id: int, list_guid: str, group_ids: Iterable[int] = ()) -> dict[str, Any]:
+    """``StartImportProcesses`` *without* ``xmlDoc``: start the list's prepared processes in sequence.
+
+    "WSMailUpImport.StartImportProcesses": "If not specified (NULL): method sequentially imports all
+    pending XML structures that have been previously submitted using NewImportProcess" (MailUp 8.2.1
+    or later); listsIDs / listsGUIDs / groupsIDs are strings (semicolons between lists, commas between
+    a list's groups). ``xmlDoc`` is left out: "an HTTP 500 Error is returned if optional parameters
+    are included in the request with an empty value". The flags are NewImportProcess's.
+    """
+    flags = new_import_params(list_id, list_guid, "", group_ids)
+    return {
+        "listsIDs": str(int(list_id)),
+        "listsGUIDs": str(list_guid),
+        "groupsIDs": flags["idGroups"],
+        **{name: flags[name] for name in ("importType", "mobileInputType", "asPending", "ConfirmEmail")},
+        **{name: flags[name] for name in ("asOptOut", "forceOptIn", "replaceGroups")},
     }
 
 
@@ -407,7 +480,7 @@ def raise_for_return_code(code: int, operation: str, detail: str = "") -> None:
     if code in LIST_RETURN_CODES:
         raise BadRequestError(message, vendor=VENDOR)
     if code in BUSY_RETURN_CODES:
-        raise TransientVendorError(
+        raise ListBusyError(
             f"{message}; MailUp runs one import at a time: retry when the running import has finished",
             vendor=VENDOR,
         )
@@ -440,6 +513,29 @@ def return_code(body: etree._Element, operation: str, note: str = "") -> int:
 def parse_return_code(message: str | bytes | None, operation: str, note: str = "") -> int:
     """Pure parser for methods that answer with a ReturnCode only (NewImportProcess, StartProcess)."""
     return return_code(mailup_body(message), operation, note)
+
+
+def parse_start_import_processes(message: str | bytes | None, note: str = "") -> None:
+    """Pure parser of StartImportProcesses: success only when *every* ReturnCode in it is 0.
+
+    "WSMailUpImport.StartImportProcesses", Best practices: the response "contains either a global
+    ReturnCode or a specific ReturnCode for each import process"; "call is successful only when all
+    ReturnCodes are equal to 0". Where the per-process codes sit is not published (inferred: any
+    ``<ReturnCode>`` in the body counts).
+    """
+    body = mailup_body(message)
+    return_code(body, "StartImportProcesses", note)
+    for element in body.iter():
+        if isinstance(element.tag, str) and local_name(element) == "ReturnCode":
+            code = optional_int_code(element.text)
+            if code is not None and code < 0:
+                raise_for_return_code(code, "StartImportProcesses", note)
+            if code != 0:
+                raise VendorPayloadError(
+                    f"StartImportProcesses: a ReturnCode is {snippet(element.text)!r}, not 0"
+                    + (f" ({note})" if note else ""),
+                    vendor=VENDOR,
+                )
 
 
 def _optional_bool(fields: Mapping[str, str | None], name: str) -> bool | None:
@@ -532,6 +628,58 @@ def parse_process_details(
     )
 
 
+def combine_processes(job: MailUpJob, results: list[ImportResult]) -> ImportResult:
+    """One upload's result from its processes' results (read in running order, up to the first unfinished).
+
+    Succeeded once every process succeeded, with the counters summed; failed as soon as one failed;
+    otherwise pending (nothing started yet) or running, with the counters known so far and no total.
+    """
+    count = len(job.process_ids)
+    last = results[-1]
+    complete = len(results) == count and all(result.state is ImportState.SUCCEEDED for result in results)
+    if last.state is ImportState.FAILED:
+        state = ImportState.FAILED
+    elif complete:
+        state = ImportState.SUCCEEDED
+    elif len(results) == 1 and last.state is ImportState.PENDING:
+        state = ImportState.PENDING
+    else:
+        state = ImportState.RUNNING
+    position = f"process {len(results)} of {count} (idProcess {last.job_id})"
+    message = None
+    if state is ImportState.FAILED:
+        message = (
+            f"MailUp reports the upload's {position} failed (StatusCode 4); "
+            "the console's Import Status page has the details"
+        )
+
+    def total(name: str) -> int | None:
+        return sum_counters(*(getattr(result, name) for result in results))
+
+    return ImportResult(
+        vendor=VENDOR,
+        job_id=str(job.process_id),
+        state=state,
+        vendor_status=last.vendor_status,
+        total=total("total") if complete else None,
+        imported=total("imported"),
+        inserted=total("inserted"),
+        updated=total("updated"),
+        opted_out=total("opted_out"),
+        started_at=results[0].started_at,
+        finished_at=last.finished_at if complete else None,
+        message=message,
+        details={
+            **{name: sum_counters(*(result.details.get(name) for result in results)) for name in _CHANNEL_COUNTERS},
+            "IsRunning": any(result.details.get("IsRunning") for result in results),
+            "processes": count,
+            "processes_finished": sum(1 for result in results if result.state.is_terminal),
+            "process": position,
+        },
+        warnings=[warning for result in results for warning in result.warnings],
+    )
+
+
 # ----- the codec --------------------------------------------------------------------------------------
 class MailUpCodec:
     """MailUp's side of the shared flow driver."""
@@ -560,9 +708,24 @@ class MailUpCodec:
         return parse_process_details(message, settings.timezone, job.process_id, settings.status_table)
 
     def status_flow(self, settings: MailUpSettings, job: MailUpJob) -> Flow[ImportResult]:
+        """GetProcessDetails of the job's process; of an upload's processes in running order, summed.
+
+        Processes started together run one after the other ("WSMailUpImport.NewImportProcess"), so a
+        poll reads them in order and stops at the first one not finished (the later ones wait behind it).
+        """
         client = yield wsdl_value(settings)
-        response = yield status_request(client, settings, job)
-        return self.decode_status(response, settings, job)
+        if len(job.process_ids) == 1:
+            response = yield status_request(client, settings, job)
+            return self.decode_status(response, settings, job)
+        results = []
+        for process_id in job.process_ids:
+            process = replace(job, process_id=process_id, more_process_ids=None)
+            response = yield status_request(client, settings, process)
+            result = self.decode_status(response, settings, process)
+            results.append(result)
+            if not result.state.is_terminal or result.state is ImportState.FAILED:
+                break
+        return combine_processes(job, results)
 
     def check_flow(self, settings: MailUpSettings) -> Flow[str]:
         """``GetProcessDetails`` of list 0 / process 0: an authentication ReturnCode means bad credentials."""
@@ -575,6 +738,41 @@ class MailUpCodec:
     def console_url(self, settings: MailUpSettings, job: MailUpJob) -> str | None:
         return settings.console_url + "/"
 
+    def upload_flow(
+        self,
+        settings: MailUpSettings,
+        list_id: int,
+        list_guid: str,
+        batches: Iterable[Iterable[Mapping[str, Any]]],
+        group_ids: Iterable[int] = (),
+        on_prepared: Callable[[int], None] | None = None,
+    ) -> Flow[tuple[int, ...]]:
+        """One NewImportProcess per batch (an ``xmlDoc`` of at most one batch); the prepared idProcess values.
+
+        "WSMailUpImport.StartImportProcesses", Best practices: "split your import data, call several times
+        NewImportProcess with smaller recipient lists and then use StartImportProcesses to sequentially
+        start all previously created import processes". ``on_prepared`` hears each idProcess the moment
+        MailUp returns it. Nothing is started here; a refused batch says which processes are prepared.
+        """
+        client = yield wsdl_value(settings)
+        return (yield from _prepare_processes(client, settings, list_id, list_guid, batches, group_ids, on_prepared))
+
+    def start_processes_flow(
+        self,
+        settings: MailUpSettings,
+        list_id: int,
+        list_guid: str,
+        process_ids: Iterable[int],
+        group_ids: Iterable[int] = (),
+    ) -> Flow[None]:
+        """Start prepared processes: StartProcess for one, StartImportProcesses (no ``xmlDoc``) for several.
+
+        A list busy with another import raises :class:`ListBusyError` (-601 / -602): the processes stay
+        prepared, and starting them later is the retry.
+        """
+        client = yield wsdl_value(settings)
+        yield from _start_processes(client, settings, list_id, list_guid, tuple(process_ids), group_ids)
+
     def start_import_flow(
         self,
         settings: MailUpSettings,
@@ -582,28 +780,77 @@ class MailUpCodec:
         list_guid: str,
         batches: Iterable[Iterable[Mapping[str, Any]]],
         group_ids: Iterable[int] = (),
-    ) -> Flow[int]:
-        """NewImportProcess with every batch in one ``xmlDoc``, then StartProcess; return the new idProcess.
-
-        One process, not one per batch: MailUp runs one import at a time ("WSMailUpImport.NewImportProcess"),
-        and documents no size limit for ``xmlDoc`` ("WSMailUpImport.StartImportProcesses": 1.2 million
-        characters tested).
-        """
+    ) -> Flow[tuple[int, ...]]:
+        """:meth:`upload_flow`, then :meth:`start_processes_flow`; every idProcess, in running order."""
         client = yield wsdl_value(settings)
-        xml_doc = subscribers_xml(contact for batch in batches for contact in batch)
-        response = yield soap_request(
-            client,
-            settings,
-            "NewImportProcess",
-            new_import_params(list_id, list_guid, xml_doc, group_ids),
-            idempotent=False,
-        )
-        process_id = parse_return_code(soap_result(response, "NewImportProcess"), "NewImportProcess")
+        groups = tuple(group_ids)
+        process_ids = yield from _prepare_processes(client, settings, list_id, list_guid, batches, groups)
+        if not process_ids:
+            raise BadRequestError("no subscribers to import: nothing was sent", vendor=VENDOR)
+        yield from _start_processes(client, settings, list_id, list_guid, process_ids, groups)
+        return process_ids
+
+
+def _prepare_processes(
+    client: zeep.Client,
+    settings: MailUpSettings,
+    list_id: int,
+    list_guid: str,
+    batches: Iterable[Iterable[Mapping[str, Any]]],
+    group_ids: Iterable[int] = (),
+    on_prepared: Callable[[int], None] | None = None,
+) -> Flow[tuple[int, ...]]:
+    groups = tuple(group_ids)
+    prepared: list[int] = []
+    for batch in batches:
+        if not batch:
+            continue
+        params = new_import_params(list_id, list_guid, subscribers_xml(batch), groups)
+        try:
+            response = yield soap_request(client, settings, "NewImportProcess", params, idempotent=False)
+            process_id = parse_return_code(soap_result(response, "NewImportProcess"), "NewImportProcess")
+        except ImportStatusError as err:
+            raise with_note(err, prepared_note(prepared)) from None
         if process_id <= 0:
-            raise VendorPayloadError(f"NewImportProcess returned no idProcess (ReturnCode {process_id})", vendor=VENDOR)
-        response = yield soap_request(
-            client, settings, "StartProcess", process_params(list_id, list_guid, process_id), idempotent=False
-        )
-        note = f"idProcess {process_id} is prepared, not started"
+            raise VendorPayloadError(
+                f"NewImportProcess returned no idProcess (ReturnCode {process_id}); {prepared_note(prepared)}",
+                vendor=VENDOR,
+            )
+        prepared.append(process_id)
+        if on_prepared is not None:
+            on_prepared(process_id)
+    return tuple(prepared)
+
+
+def _start_processes(
+    client: zeep.Client,
+    settings: MailUpSettings,
+    list_id: int,
+    list_guid: str,
+    process_ids: tuple[int, ...],
+    group_ids: Iterable[int] = (),
+) -> Flow[None]:
+    note = prepared_note(list(process_ids))
+    if len(process_ids) == 1:
+        params = process_params(list_id, list_guid, process_ids[0])
+        response = yield soap_request(client, settings, "StartProcess", params, idempotent=False)
         parse_return_code(soap_result(response, "StartProcess"), "StartProcess", note)
-        return process_id
+        return
+    params = start_import_processes_params(list_id, list_guid, group_ids)
+    response = yield soap_request(client, settings, "StartImportProcesses", params, idempotent=False)
+    parse_start_import_processes(soap_result(response, "StartImportProcesses"), note)
+
+
+def prepared_note(process_ids: list[int]) -> str:
+    """What a failed start leaves on MailUp (no published method deletes a prepared process)."""
+    if not process_ids:
+        return "no import process was prepared"
+    shown = ", ".join(str(process_id) for process_id in process_ids)
+    return f"idProcess {shown} {'is' if len(process_ids) == 1 else 'are'} prepared, not started"
+
+
+def with_note(err: ImportStatusError, note: str) -> ImportStatusError:
+    """The same error (same type) with ``note`` appended to its message."""
+    noted = copy.copy(err)
+    noted.args = (f"{err.args[0]}; {note}", *err.args[1:]) if err.args else (note,)
+    return noted

@@ -5,8 +5,9 @@
 which clients must not use. ``POST /Services/WSMailUpImport.asmx`` takes SOAP 1.1 envelopes,
 checks the SOAPAction, the parameters' names and types as the WSDL declares them (a SOAP
 ``soap:Client`` fault otherwise, as ASP.NET answers), the ``Authentication`` header (namespace
-``http://ws.mailupnet.it/``), runs GetProcessDetails, NewImportProcess and StartProcess (one
-running import at a time: -601 / -602) and answers with
+``http://ws.mailupnet.it/``), runs GetProcessDetails, NewImportProcess, StartProcess and
+StartImportProcesses (one running import at a time: -601 / -602; a process keeps the counters
+its subscriber document yields, never the subscribers) and answers with
 ``<{Operation}Result>`` holding the entity-escaped "MailUp message", exactly as the seed shows
 (comments included), optionally led by the ``windows-1252`` XML declaration the Ruby gem shows.
 
@@ -53,6 +54,7 @@ STATUS_CODE_BY_STATE = {"pending": "1", "running": "2", "succeeded": "3", "faile
 LIST_GUID = "00000000-aaaa-bbbb-cccc-000123456789"  # "WSMailUpImport.GetProcessDetails": the SOAP request
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 XML_DECLARATION = '<?xml version="1.0" encoding="windows-1252" ?>'
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 
 _XSD = "{http://www.w3.org/2001/XMLSchema}"
 
@@ -145,6 +147,31 @@ def soap_fault(code: str, message: str) -> Response:
     return Response(body, status_code=500, media_type="text/xml; charset=utf-8")
 
 
+def valid_address(email: str) -> bool:
+    """An address MailUp can import (inferred: MailUp publishes no rule; one ``@``, a dotted domain)."""
+    return EMAIL.fullmatch(email.strip()) is not None
+
+
+def subscriber_counters(xml_doc: str) -> dict[str, int] | int:
+    """The counters a NewImportProcess document yields, or its ReturnCode when MailUp refuses it.
+
+    "WSMailUpImport.NewImportProcess": -401 xmlDoc is empty, -402 converting it failed. Every
+    ``<subscriber>`` counts in TotalContacts; a valid address is a new email subscriber, an invalid
+    one is imported nowhere (MailUp reports no separate counter for it).
+    """
+    if not xml_doc.strip():
+        return -401
+    try:
+        root = load_xml("mailup", xml_doc)
+    except VendorPayloadError:
+        return -402
+    subscribers = [child for child in root if isinstance(child.tag, str)]
+    if local_name(root) != "subscribers" or any(local_name(child) != "subscriber" for child in subscribers):
+        return -402
+    valid = sum(1 for child in subscribers if valid_address(child.get("email", "")))
+    return {"total": len(subscribers), "new_email": valid}
+
+
 class MailUpSimulator(VendorSimulator):
     name = "mailup"
     conn_id = "mailup_default"
@@ -152,6 +179,8 @@ class MailUpSimulator(VendorSimulator):
     bad_credentials = {"password": "wrong-mailup-password"}
     job_params = {"list_id": 1, "list_guid": LIST_GUID}
     status_request = {"method": "POST", "path_contains": "WSMailUpImport.asmx"}
+    contact_mapping = {"email": "email", "first_name": "campo1", "last_name": "campo2"}
+    """contacts.csv's columns -> MailUp subscriber fields (importType 1, the email channel, discards phones)."""
 
     @classmethod
     def sample_status(cls) -> bytes:
@@ -198,6 +227,7 @@ class MailUpSimulator(VendorSimulator):
             "GetProcessDetails": self.get_process_details,
             "NewImportProcess": self.new_import_process,
             "StartProcess": self.start_process,
+            "StartImportProcesses": self.start_import_processes,
         }.get(operation)
         if handler is None:
             return soap_fault("soap:Server", f"the simulator does not implement {operation}")
@@ -256,34 +286,80 @@ class MailUpSimulator(VendorSimulator):
         code = self._list_code(params)
         if code:
             return return_code_message(code)
-        try:
-            subscribers = load_xml(self.name, params.get("xmlDoc") or "")
-        except VendorPayloadError:
-            return return_code_message(-500)
-        emails = [row.get("email", "") for row in subscribers if isinstance(row.tag, str)]
-        valid = sum(1 for email in emails if "@" in email)
-        job = self.create_job(
-            {"params": {"list_id": int(params["idList"]), "list_guid": params["listGUID"]}, "started": False}
-        )
-        job.data["counters"] = {"total": len(emails), "new_email": valid}
+        counters = subscriber_counters(params.get("xmlDoc") or "")
+        if isinstance(counters, int):
+            return return_code_message(counters)
+        job = self._prepare(int(params["idList"]), params["listGUID"], counters)
         job.data["id_groups"] = params.get("idGroups") or ""
         return return_code_message(int(job.job_id))
+
+    def _prepare(self, list_id: int, list_guid: str, counters: dict[str, int]) -> SimJob:
+        """A prepared (not started) process holding only its counters, never the subscribers."""
+        job = self.create_job({"params": {"list_id": list_id, "list_guid": list_guid}, "started": False})
+        job.data["counters"] = counters
+        return job
 
     def start_process(self, params: dict[str, Any]) -> str:
         code, job = self._job_for(params)
         if code:
             return return_code_message(code)
         assert job is not None
+        busy = self._busy_code(job)
+        if busy:
+            return return_code_message(busy)
+        self._start(job)
+        return return_code_message(0)
+
+    def start_import_processes(self, params: dict[str, Any]) -> str:
+        """ "WSMailUpImport.StartImportProcesses" for one or more lists (``;``-separated strings).
+
+        With ``xmlDoc``: a new process per list, started at once; without: every prepared process of
+        the lists, in the order they were prepared (MailUp runs them one after the other). Busy while
+        another import runs, with StartProcess's codes (inferred: the page says only that the call fails).
+        """
+        ids = [part.strip() for part in (params.get("listsIDs") or "").split(";")]
+        guids = [part.strip() for part in (params.get("listsGUIDs") or "").split(";")]
+        if len(ids) != len(guids):
+            return return_code_message(-100)
+        for list_id, guid in zip(ids, guids, strict=True):
+            code = self._list_code({"idList": list_id, "listGUID": guid})
+            if code:
+                return return_code_message(code)
+        lists = {(int(list_id), guid.lower()) for list_id, guid in zip(ids, guids, strict=True)}
+        if params.get("xmlDoc") is not None:
+            counters = subscriber_counters(params["xmlDoc"])
+            if isinstance(counters, int):
+                return return_code_message(counters)
+            jobs = [self._prepare(list_id, guid, counters) for list_id, guid in sorted(lists)]
+        else:
+            jobs = [
+                job
+                for job in self.state.jobs[self.name].values()
+                if not job.started
+                and (int(job.params.get("list_id", -1)), str(job.params.get("list_guid", "")).lower()) in lists
+            ]
+        for job in jobs:
+            busy = self._busy_code(job)
+            if busy:
+                return return_code_message(busy)
+        for job in sorted(jobs, key=lambda job: int(job.job_id)):
+            self._start(job)
+        return return_code_message(0)
+
+    def _busy_code(self, job: SimJob) -> int:
+        """ "WSMailUpImport.StartProcess": -601 already running for the list, -602 for a different list."""
         running = [other for other in self._running() if other is not job]
-        if running:
-            # "WSMailUpImport.StartProcess": -601 already running for the list, -602 for a different list.
-            same_list = any(str(other.params.get("list_id")) == str(job.params.get("list_id")) for other in running)
-            return return_code_message(-601 if same_list else -602)
+        if not running:
+            return 0
+        same_list = any(str(other.params.get("list_id")) == str(job.params.get("list_id")) for other in running)
+        return -601 if same_list else -602
+
+    @staticmethod
+    def _start(job: SimJob) -> None:
         if not job.started:
             job.script = default_script(job.data.get("counters"))
             job.started = True
             job.data["started_by_call"] = True
-        return return_code_message(0)
 
     def _running(self) -> list[SimJob]:
         """Imports started with StartProcess whose terminal step no poll has shown yet."""

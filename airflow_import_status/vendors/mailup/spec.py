@@ -18,6 +18,7 @@ from airflow_import_status.vendors.spec import (
     ConnectionField,
     ConnectionSchema,
     ImportJob,
+    JobFieldError,
     StandardField,
     VendorSpec,
     job_field,
@@ -53,8 +54,26 @@ class MailUpJob(ImportJob):
     list_id: int = job_field(label="list id (idList)", kind=int)
     list_guid: str = job_field(label="list GUID (listGUID)")
     process_id: int = job_field(label="import process id (idProcess)", kind=int, job_id=True)
+    more_process_ids: str | None = job_field(
+        label="the same upload's later import processes (idProcess, comma-separated), waited on and summed "
+        "with process_id",
+        optional=True,
+    )
 
     label_format = "{process_id} of list {list_id}"
+
+    def __post_init__(self) -> None:
+        if not all(part.strip().isdigit() for part in (self.more_process_ids or "").split(",") if part.strip()):
+            raise JobFieldError(
+                f"job parameter 'more_process_ids' must be idProcess numbers separated by commas, "
+                f"got {self.more_process_ids!r}"
+            )
+
+    @property
+    def process_ids(self) -> tuple[int, ...]:
+        """Every import process of the upload, in the order MailUp runs them."""
+        more = (int(part) for part in (self.more_process_ids or "").split(",") if part.strip())
+        return (self.process_id, *more)
 
 
 CONNECTION = ConnectionSchema(
@@ -123,6 +142,12 @@ SPEC: VendorSpec[MailUpSettings, MailUpJob] = VendorSpec(
         "`WSMailupImport.asmx` spelling. *WS_Activation*, *WSMailUpImport.NewImportProcess*, "
         "*WSMailUpImport.StartProcess* and MailUp's authentication page: the other ReturnCodes. A public PHP "
         "client: `HH:mm:ss` dates. **Inferred**: `IsRunning` True with StatusCode 3 means still running; "
-        "the meaning of -200, -300..-303 and -404..-450 (unpublished); GetNlLists' parameters.",
+        "the meaning of -200, -300..-303 and -404..-450 (unpublished); GetNlLists' parameters. "
+        "Uploads (`MailUpImportOperator`): *WSMailUpImport.NewImportProcess*'s XML feed (`email`, `Prefix`, "
+        "`Number`, `Name` attributes, `campo1`, `campo2`, ... elements) and *WSMailUpImport.StartImportProcesses* "
+        '(Best practices: "tested with 1.2 million characters"; split the data over several NewImportProcess calls '
+        "and start them with StartImportProcesses without `xmlDoc`, MailUp 8.2.1 or later; success only when every "
+        "ReturnCode is 0). **Inferred**: 10,000 subscribers per process; where StartImportProcesses puts its "
+        "per-process ReturnCodes; which addresses MailUp cannot import (the simulator: one `@`, a dotted domain).",
     },
 )

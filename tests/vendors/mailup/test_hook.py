@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from xml.sax.saxutils import escape
 
 import pytest
 import requests
@@ -21,7 +22,7 @@ from airflow_import_status.errors import (
 from airflow_import_status.hooks.mailup import MailUpHook
 from airflow_import_status.result import ImportState
 from airflow_import_status.runtime import RUNTIME
-from airflow_import_status.vendors.mailup.codec import parse_process_details
+from airflow_import_status.vendors.mailup.codec import ListBusyError, parse_process_details
 from airflow_import_status.vendors.mailup.simulator import PASSWORD, USER, MailUpSimulator
 from airflow_import_status.vendors.mailup.spec import LEGACY_SOAP_NAMESPACE
 from tests.vendors.mailup.test_codec import COUNTERS, LIST, LIST_GUID, SOAP_FAULT
@@ -117,6 +118,34 @@ def test_simulator_checks_parameters_as_the_wsdl_declares_them(sim, simulator_se
         assert refusal.encode().replace(b"<", b"&lt;").replace(b">", b"&gt;") in response.content
     else:
         assert response.status_code == 200, response.text
+
+
+def _start_import_processes(simulator_server, xml_doc: str | None = None) -> str:
+    """StartImportProcesses for list 1; the MailUp message's ReturnCode."""
+    doc = f"<ws:xmlDoc>{escape(xml_doc)}</ws:xmlDoc>" if xml_doc is not None else ""
+    params = (
+        f"<ws:listsIDs>1</ws:listsIDs><ws:listsGUIDs>{LIST_GUID}</ws:listsGUIDs>{doc}<ws:groupsIDs></ws:groupsIDs>"
+        "<ws:importType>1</ws:importType><ws:mobileInputType>2</ws:mobileInputType><ws:asPending>false</ws:asPending>"
+        "<ws:ConfirmEmail>false</ws:ConfirmEmail><ws:asOptOut>false</ws:asOptOut><ws:forceOptIn>false</ws:forceOptIn>"
+        "<ws:replaceGroups>false</ws:replaceGroups>"
+    )
+    response = _raw_call(simulator_server, "StartImportProcesses", params)
+    assert response.status_code == 200, response.text
+    message = etree.fromstring(response.content).findtext(".//{http://ws.mailupnet.it/}StartImportProcessesResult")
+    return etree.fromstring(message).findtext(".//ReturnCode")
+
+
+def test_simulator_start_import_processes_with_and_without_xml_doc(sim, simulator_server):
+    hook = MailUpHook()
+    assert _start_import_processes(simulator_server) == "0", "nothing prepared: nothing to start"
+    assert (
+        _start_import_processes(simulator_server, '<subscribers><subscriber email="a@example.com"/></subscribers>')
+        == "0"
+    )
+    assert _start_import_processes(simulator_server, "<subscribers/>") == "-601", "MailUp runs one import at a time"
+    with pytest.raises(ListBusyError, match="-601"):
+        hook.start_import(1, LIST_GUID, [{"email": "b@example.com"}])
+    assert _start_import_processes(simulator_server, "<subscribers") == "-402", "convert xml to csv failed"
 
 
 def test_simulator_checks_types_and_soapaction(sim, simulator_server):
@@ -346,7 +375,7 @@ def test_a_busy_list_is_a_retryable_error(sim):
         TransientVendorError, match=r"-601: .*already running for the list.*one import at a time"
     ) as busy:
         hook.start_import(1, LIST_GUID, [{"email": "b@example.com"}])
-    assert type(busy.value) is TransientVendorError
+    assert type(busy.value) is ListBusyError
     assert "is prepared, not started" in str(busy.value)
     with pytest.raises(TransientVendorError, match=r"-602: .*a different list"):
         hook.start_import(7, LIST_GUID.replace("0001", "0007"), [{"email": "c@example.com"}])
