@@ -59,6 +59,15 @@ except ImportError:  # before 3.3 the masker is process-local: registering it is
         mask_secret(secret)
 
 
+def dag_bag_class() -> type[Any]:
+    """Airflow's ``DagBag`` (imported on use: it loads much of Airflow)."""
+    try:  # 3.2+
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # 3.1
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef,attr-defined,unused-ignore]
+    return DagBag  # type: ignore[no-any-return,unused-ignore]
+
+
 __all__ = [
     "AIRFLOW_V_3_1_PLUS",
     "AIRFLOW_V_3_2_PLUS",
@@ -69,6 +78,7 @@ __all__ = [
     "AirflowSkipException",
     "amask_secret",
     "conf",
+    "dag_bag_class",
     "get_base_airflow_version_tuple",
     "mask_secret",
 ]

@@ -32,7 +32,7 @@ def connection_form_widgets(schema: ConnectionSchema) -> dict[str, Any]:
             validators.append(any_of(list(extra.choices)))
         options: dict[str, Any] = {"validators": validators, "description": extra.description or ""}
         if extra.default is not None:
-            options["default"] = str(extra.default) if extra.kind is float else extra.default
+            options["default"] = extra.default
         label = lazy_gettext(extra.label)
         if extra.secret:
             return PasswordField(label, widget=BS3PasswordFieldWidget(), **options)
