@@ -104,9 +104,9 @@ def _prepare_environment(home: Path, dags: Path) -> None:
 
 def load_dag(path: Path) -> Any:
     """The one DAG a DAG file defines (module-level object or ``@dag`` call)."""
-    from airflow.dag_processing.dagbag import DagBag
+    from airflow_import_status.version_compat import dag_bag_class
 
-    bag = DagBag(dag_folder=str(path))
+    bag = dag_bag_class()(dag_folder=str(path))
     if bag.import_errors or len(bag.dags) != 1:
         raise RuntimeError(f"{path.name}: expected one DAG, got {list(bag.dags)} {bag.import_errors}")
     return next(iter(bag.dags.values()))

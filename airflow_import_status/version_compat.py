@@ -2,7 +2,8 @@
 
 Like the ``version_compat.py`` of Airflow's own providers: every other module imports these
 names from here instead of checking versions itself. Each fallback names the release that
-lacks the newer home (measured on 3.0.6, 3.1.8, 3.2.2 and 3.3.2).
+lacks the newer home (measured on 3.1.8, 3.2.2 and 3.3.2; the README says why 3.0 is not
+supported). Test-only differences are in ``tests/version_compat.py``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ def get_base_airflow_version_tuple() -> tuple[int, int, int]:
 AIRFLOW_V_3_1_PLUS = get_base_airflow_version_tuple() >= (3, 1, 0)
 """Plugins with ``external_views`` exist (the Imports page)."""
 AIRFLOW_V_3_2_PLUS = get_base_airflow_version_tuple() >= (3, 2, 0)
-"""The UI reads ``conn-fields`` / ``ui-field-behaviour`` from the provider info."""
+"""The UI reads ``conn-fields`` / ``ui-field-behaviour`` from the provider info (before: from
+each hook class's own ``get_connection_form_widgets`` / ``get_ui_field_behaviour``)."""
 AIRFLOW_V_3_3_PLUS = get_base_airflow_version_tuple() >= (3, 3, 0)
 
 try:  # 3.2+
@@ -34,7 +36,7 @@ try:  # 3.2+
         AirflowSensorTimeout,
         AirflowSkipException,
     )
-except ImportError:  # 3.0 / 3.1: still in core
+except ImportError:  # 3.1: still in core
     from airflow.exceptions import (  # type: ignore[no-redef,attr-defined,unused-ignore]
         AirflowException,
         AirflowFailException,
@@ -42,9 +44,10 @@ except ImportError:  # 3.0 / 3.1: still in core
         AirflowSkipException,
     )
 
-try:  # 3.1+
+
+try:  # 3.2+
     from airflow.sdk import conf
-except ImportError:  # 3.0
+except ImportError:  # 3.1: still in core
     from airflow.configuration import conf  # type: ignore[no-redef,attr-defined,assignment,unused-ignore]
 
 amask_secret: Callable[[Any], Awaitable[None]]
@@ -56,14 +59,13 @@ except ImportError:  # before 3.3 the masker is process-local: registering it is
         mask_secret(secret)
 
 
-async def aget_connection(hook: Any, conn_id: str) -> Any:
-    """The connection without blocking the event loop (3.0's hooks have no ``aget_connection``)."""
-    getter = getattr(hook, "aget_connection", None)
-    if getter is not None:
-        return await getter(conn_id)
-    import asyncio
-
-    return await asyncio.to_thread(hook.get_connection, conn_id)
+def dag_bag_class() -> type[Any]:
+    """Airflow's ``DagBag`` (imported on use: it loads much of Airflow)."""
+    try:  # 3.2+
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # 3.1
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef,attr-defined,unused-ignore]
+    return DagBag  # type: ignore[no-any-return,unused-ignore]
 
 
 __all__ = [
@@ -74,9 +76,9 @@ __all__ = [
     "AirflowFailException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
-    "aget_connection",
     "amask_secret",
     "conf",
+    "dag_bag_class",
     "get_base_airflow_version_tuple",
     "mask_secret",
 ]

@@ -75,12 +75,20 @@ class ManagedProcess:
     Only this process group is ever signalled: nothing this module did not start.
     """
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, name: str, argv: list[str], env: dict[str, str], log_path: Path, *, user: str | None = None
+    ) -> None:
         self.name = name
         self.log_path = log_path
         with log_path.open("ab") as log:
             self.popen = subprocess.Popen(
-                argv, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+                argv,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                user=user,  # e.g. PostgreSQL, which refuses to run as root
             )
         self.pid = self.popen.pid
 
@@ -275,7 +283,13 @@ class AirflowDeployment:
 
     :param dag_files: files linked into the DAG folder (default: every example DAG).
     :param config: extra ``AIRFLOW__SECTION__KEY`` settings.
+
+    Subclasses change the shape through :attr:`components`, :meth:`component_argv`,
+    :meth:`component_env` and :meth:`start_services` / :meth:`stop_services` (e.g. a database).
     """
+
+    components: tuple[str, ...] = COMPONENTS
+    """The Airflow processes started, in order (stopped in reverse)."""
 
     def __init__(self, dag_files: Iterable[Path] | None = None, *, config: dict[str, str] | None = None) -> None:
         self.dag_files = list(dag_files if dag_files is not None else example_dag_files())
@@ -328,13 +342,49 @@ class AirflowDeployment:
         return env
 
     # ----- lifecycle --------------------------------------------------------------------------
-    def _start(self, name: str, *argv: str) -> ManagedProcess:
+    def component_argv(self, name: str) -> list[str]:
+        """The command line of one of :attr:`components`."""
+        return [str(VENV_BIN / "airflow"), name]
+
+    def component_env(self, name: str) -> dict[str, str]:
+        """The environment of one of :attr:`components`."""
+        return self.env
+
+    def start_services(self) -> None:
+        """Start what Airflow needs before ``db migrate`` (nothing for SQLite)."""
+
+    def stop_services(self) -> None:
+        """Stop what :meth:`start_services` started."""
+
+    def _start(self, name: str, *argv: str, env: dict[str, str] | None = None) -> ManagedProcess:
         runs = sum(1 for p in [*self.retired, *self.processes.values()] if p.name == name)
         process = ManagedProcess(
-            name, list(argv), self.env, self.home / f"{name}{'' if not runs else f'-{runs + 1}'}.out"
+            name,
+            list(argv),
+            env if env is not None else self.env,
+            self.home / f"{name}{'' if not runs else f'-{runs + 1}'}.out",
         )
         self.processes[name] = process
         return process
+
+    def start_component(self, name: str) -> ManagedProcess:
+        """Start one of :attr:`components` (again)."""
+        if name in self.processes:
+            raise RuntimeError(f"{name} is already running")
+        return self._start(name, *self.component_argv(name), env=self.component_env(name))
+
+    def kill_component(self, name: str) -> int:
+        """``kill -9`` a component's process group (as when its container dies); return its PID."""
+        process = self.processes.pop(name)
+        process.kill()
+        self.retired.append(process)
+        return process.pid
+
+    def stop_component(self, name: str) -> None:
+        """Stop a component the way a shutdown does (SIGINT, then harder)."""
+        process = self.processes.pop(name)
+        process.stop()
+        self.retired.append(process)
 
     def airflow(self, *args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run an ``airflow`` CLI command against this deployment."""
@@ -359,9 +409,10 @@ class AirflowDeployment:
         sim = self._start(
             "simulators", sys.executable, "-m", "airflow_import_status.simulators", "--port", str(self.sim_port)
         )
+        self.start_services()
         self.airflow("db", "migrate", timeout=timeout)
-        for component in COMPONENTS:
-            self._start(component, str(VENV_BIN / "airflow"), component)
+        for component in self.components:
+            self.start_component(component)
         wait_until(self._sim_up, timeout=30, what=f"the simulators ({sim.log_path})")
         wait_until(self._healthy, timeout=timeout, what="all Airflow components to be healthy")
         password_file = self.home / "simple_auth_manager_passwords.json.generated"
@@ -396,22 +447,19 @@ class AirflowDeployment:
 
     def kill_triggerer(self) -> int:
         """``kill -9`` the triggerer's process group (as when its container dies); return its PID."""
-        triggerer = self.processes.pop("triggerer")
-        triggerer.kill()
-        self.retired.append(triggerer)
-        return triggerer.pid
+        return self.kill_component("triggerer")
 
     def start_triggerer(self) -> ManagedProcess:
-        if "triggerer" in self.processes:
-            raise RuntimeError("a triggerer is already running")
-        return self._start("triggerer", str(VENV_BIN / "airflow"), "triggerer")
+        return self.start_component("triggerer")
 
     def stop(self) -> None:
-        """Stop every process this deployment started (Airflow components first, simulators last)."""
-        for name in reversed([*COMPONENTS, "simulators"]):
-            process = self.processes.pop(name, None)
-            if process is not None:
-                process.stop()
+        """Stop every process this deployment started: Airflow components, simulators, then services."""
+        try:
+            order = [*reversed(self.components), "simulators"]
+            for name in sorted(self.processes, key=lambda n: order.index(n) if n in order else -1):
+                self.processes.pop(name).stop()
+        finally:
+            self.stop_services()
 
     def diagnostics(self) -> str:
         return "\n".join(f"----- {p.name} (pid {p.pid}) -----\n{p.log_tail()}" for p in self.processes.values())

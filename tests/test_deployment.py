@@ -60,7 +60,7 @@ CHROMIUM_FLAGS = [
 @pytest.fixture(scope="module")
 def deployment(request: pytest.FixtureRequest):
     failed_before = request.session.testsfailed
-    dag_files = [*example_dag_files(), *sorted(DEPLOYMENT_DAGS.glob("*.py"))]
+    dag_files = [*example_dag_files(), *sorted(DEPLOYMENT_DAGS.glob("deployment_*.py"))]
     started = time.monotonic()
     deployment = AirflowDeployment(dag_files)
     with deployment:

@@ -37,7 +37,9 @@ def deployment(request: pytest.FixtureRequest):
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"admin:admin,{LIMITED_USER}:viewer",
         "PYTHONPATH": str(REPO),
     }
-    deployment = AirflowDeployment([*example_dag_files(), *sorted(DEPLOYMENT_DAGS.glob("*.py"))], config=config)
+    deployment = AirflowDeployment(
+        [*example_dag_files(), *sorted(DEPLOYMENT_DAGS.glob("deployment_*.py"))], config=config
+    )
     with deployment:
         yield deployment
     if request.session.testsfailed == failed_before:

@@ -37,7 +37,7 @@ def test_connection_type_points_at_its_hook(conn_type):
 @pytest.mark.parametrize("conn_type", sorted(CONNECTION_TYPES))
 def test_only_secret_fields_are_hidden_by_airflow(conn_type):
     """Airflow masks extras whose *name* looks secret; a plain setting so named would be saved as '***'."""
-    from airflow.sdk.log import _secrets_masker
+    from tests.version_compat import _secrets_masker
 
     masker = _secrets_masker()
     for name, field in CONNECTION_TYPES[conn_type]["conn-fields"].items():

@@ -26,11 +26,12 @@ from airflow_import_status.errors import (
     TransientVendorError,
     UnsafeToRetryError,
 )
+from airflow_import_status.hooks.connection_form import attach_connection_form
 from airflow_import_status.result import ImportResult
 from airflow_import_status.runtime import RUNTIME
 from airflow_import_status.transport import AsyncTransport, Flow, HttpRequest, HttpResponse, Shared, SyncTransport
 from airflow_import_status.vendors.spec import ConnectionFieldError, ConnectionValues, ImportJob, VendorSpec
-from airflow_import_status.version_compat import aget_connection
+from airflow_import_status.version_compat import AIRFLOW_V_3_2_PLUS
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -57,6 +58,8 @@ class ImportStatusHook(BaseHook, Generic[SettingsT, JobT]):
             cls.default_conn_name = spec.default_conn_id
             cls.conn_type = spec.conn_type
             cls.hook_name = spec.display_name
+            if not AIRFLOW_V_3_2_PLUS:  # the UI reads the form from the hook class itself
+                attach_connection_form(cls, spec.connection)
 
     def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
         named = kwargs.pop(self.conn_name_attr, None)
@@ -94,7 +97,7 @@ class ImportStatusHook(BaseHook, Generic[SettingsT, JobT]):
     async def aget_settings(self) -> SettingsT:
         """Settings from the connection, resolved and masked without blocking the event loop."""
         if self._settings is None:
-            values = self._values(await aget_connection(self, self.conn_id))
+            values = self._values(await self.aget_connection(self.conn_id))
             await RUNTIME.amask(*values.secrets)
             self._settings = self._build_settings(values)
         return self._settings

@@ -54,7 +54,7 @@ def test_serialize_round_trip_builds_an_equal_trigger():
 
 
 def test_trigger_kwargs_go_through_airflow_serde():
-    from airflow.sdk.serde import deserialize, serialize
+    from tests.version_compat import deserialize, serialize
 
     _, kwargs = _trigger("17", deadline=123.0).serialize()
     assert deserialize(serialize(kwargs)) == kwargs
@@ -83,10 +83,7 @@ def test_every_vendor_trigger_round_trips_through_airflow_and_runs(sim, vendor):
     """Stored the way Airflow stores it (serde + encryption in the trigger table), loaded by classpath, run."""
     from airflow.models.trigger import Trigger
 
-    try:  # the triggerer's own loader (3.2+ keeps it here)
-        from airflow._shared.module_loading import import_string
-    except ImportError:
-        from airflow.utils.module_loading import import_string
+    from tests.version_compat import import_string
 
     case = vendor_case(vendor)
     job = sim.create_job(vendor, params=case.job_params, polls=2, counters={"total": 4})

@@ -292,7 +292,7 @@ def test_test_connection(sim, hmac_conn, custom_conn):
 
 
 def test_the_bearer_token_is_registered_with_the_secrets_masker(sim):
-    from airflow.sdk.log import _secrets_masker
+    from tests.version_compat import _secrets_masker
 
     job = sim.create_job(VENDOR, polls=1)
     hook = MyPreferencesHook()
