@@ -22,12 +22,9 @@ def get_base_airflow_version_tuple() -> tuple[int, int, int]:
     return version.major, version.minor, version.micro
 
 
-AIRFLOW_V_3_1_PLUS = get_base_airflow_version_tuple() >= (3, 1, 0)
-"""Plugins with ``external_views`` exist (the Imports page)."""
 AIRFLOW_V_3_2_PLUS = get_base_airflow_version_tuple() >= (3, 2, 0)
 """The UI reads ``conn-fields`` / ``ui-field-behaviour`` from the provider info (before: from
 each hook class's own ``get_connection_form_widgets`` / ``get_ui_field_behaviour``)."""
-AIRFLOW_V_3_3_PLUS = get_base_airflow_version_tuple() >= (3, 3, 0)
 
 try:  # 3.2+
     from airflow.sdk.exceptions import (
@@ -69,9 +66,7 @@ def dag_bag_class() -> type[Any]:
 
 
 __all__ = [
-    "AIRFLOW_V_3_1_PLUS",
     "AIRFLOW_V_3_2_PLUS",
-    "AIRFLOW_V_3_3_PLUS",
     "AirflowException",
     "AirflowFailException",
     "AirflowSensorTimeout",

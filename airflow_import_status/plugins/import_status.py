@@ -1,19 +1,13 @@
 """The plugin the provider registers: the Imports page and the task instance's Import tab.
 
-External views (Airflow 3.1+) embed the plugin app's pages; on older Airflow the plugin is empty and
-says so once in the log.
+External views (Airflow 3.1+, every supported release) embed the plugin app's pages.
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
-
-from airflow_import_status.version_compat import AIRFLOW_V_3_1_PLUS
-
-log = logging.getLogger(__name__)
 
 URL_PREFIX = "/import-status"
 """Where the API server mounts the plugin app."""
@@ -43,23 +37,20 @@ class ImportStatusPlugin(AirflowPlugin):
     """Imports waited on by this provider's sensors, in the Airflow UI."""
 
     name = "import_status"
-    if AIRFLOW_V_3_1_PLUS:
-        fastapi_apps = [{"name": "Import Status", "app": _LazyApp(), "url_prefix": URL_PREFIX}]
-        external_views = [
-            {
-                "name": "Imports",
-                "href": f"{URL_PREFIX.lstrip('/')}/",
-                "destination": "nav",
-                "category": "browse",
-                "url_route": "imports",
-            },
-            {
-                "name": "Import",
-                "href": f"{URL_PREFIX.lstrip('/')}/task-instance"
-                "?dag_id={DAG_ID}&run_id={RUN_ID}&task_id={TASK_ID}&map_index={MAP_INDEX}",
-                "destination": "task_instance",
-                "url_route": "import",
-            },
-        ]
-    else:
-        log.info("The Imports UI needs Airflow 3.1+ (plugin external views); this Airflow has none: not loaded")
+    fastapi_apps = [{"name": "Import Status", "app": _LazyApp(), "url_prefix": URL_PREFIX}]
+    external_views = [
+        {
+            "name": "Imports",
+            "href": f"{URL_PREFIX.lstrip('/')}/",
+            "destination": "nav",
+            "category": "browse",
+            "url_route": "imports",
+        },
+        {
+            "name": "Import",
+            "href": f"{URL_PREFIX.lstrip('/')}/task-instance"
+            "?dag_id={DAG_ID}&run_id={RUN_ID}&task_id={TASK_ID}&map_index={MAP_INDEX}",
+            "destination": "task_instance",
+            "url_route": "import",
+        },
+    ]

@@ -8,9 +8,7 @@ per-DAG limits).
 
 from __future__ import annotations
 
-import importlib
 import json
-import logging
 import os
 from collections.abc import Iterator
 from datetime import timedelta
@@ -383,22 +381,6 @@ def test_no_response_carries_a_credential_or_trigger_policy(client, sim):
     assert '"progress_percent":60' in text, "the live status was polled"
     for secret in (API_KEY, "which50_default", "which50_missing", "policy", "backoff_initial", "hook_class"):
         assert secret not in text
-
-
-def test_the_plugin_is_empty_and_says_why_before_airflow_3_1(caplog, monkeypatch):
-    from airflow_import_status import version_compat
-    from airflow_import_status.plugins import import_status
-
-    monkeypatch.setattr(version_compat, "AIRFLOW_V_3_1_PLUS", False)
-    try:
-        with caplog.at_level(logging.INFO, logger=import_status.__name__):
-            old = importlib.reload(import_status)
-        assert (old.ImportStatusPlugin.external_views, old.ImportStatusPlugin.fastapi_apps) == ([], [])
-        assert ["The Imports UI needs Airflow 3.1+" in r.getMessage() for r in caplog.records] == [True]
-    finally:
-        monkeypatch.undo()
-        importlib.reload(import_status)
-    assert import_status.ImportStatusPlugin.external_views
 
 
 def test_trigger_kwargs_of_0_1_and_0_2_are_both_read():
