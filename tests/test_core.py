@@ -191,3 +191,22 @@ def test_the_scrubber_compiles_when_it_scrubs_and_knows_every_secret_added_since
     scrubber.add("beta-key")
     assert scrubber("alpha-key beta-key YmV0YS1rZXk=") == "*** *** ***"
     assert Scrubber()("nothing to hide") == "nothing to hide"
+
+
+def test_the_reused_xml_parser_survives_bad_input_and_threads():
+    """One safe parser per thread: a refused or broken document leaves it usable, threads never share it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from airflow_import_status.errors import VendorPayloadError
+    from airflow_import_status.parsing import load_xml
+
+    for bad in (b"<a><b></a>", b'<!doctype a [<!ENTITY x "y">]><a>&x;</a>', b"not xml"):
+        with pytest.raises(VendorPayloadError):
+            load_xml("toy", bad)
+    assert load_xml("toy", b"<a><b>1</b></a>").findtext("b") == "1"
+
+    def parse(number: int) -> str | None:
+        return load_xml("toy", f"<n><v>{number}</v>{'<x/>' * 200}</n>".encode()).findtext("v")
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(parse, range(400))) == [str(number) for number in range(400)]
