@@ -92,6 +92,12 @@ def _secrets() -> list[str]:
     return found
 
 
+def _waiting_task(deployment: AirflowDeployment, dag_id: str) -> str:
+    """The example DAG's one task that waits for the import (a sensor or a start-import operator)."""
+    [task_id] = deployment.api.sensor_task_ids(dag_id)
+    return task_id
+
+
 def test_imports_page_lists_every_example_import_with_its_counters(deployment: AirflowDeployment, example_runs):
     sync_api = pytest.importorskip("playwright.sync_api")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -104,7 +110,7 @@ def test_imports_page_lists_every_example_import_with_its_counters(deployment: A
         page.goto(f"{deployment.base_url}/plugin/imports")
         frame = page.frame_locator("iframe")
         for dag_id, run_id in example_runs.items():
-            result = deployment.api.xcom(dag_id, run_id, SENSOR_TASK, key="import_result")
+            result = deployment.api.xcom(dag_id, run_id, _waiting_task(deployment, dag_id), key="import_result")
             row = frame.locator(f'tr[data-dag-id="{dag_id}"][data-run-id="{run_id}"]')
             row.wait_for()
             assert row.locator('[data-testid="status"]').inner_text() == "succeeded"
@@ -161,8 +167,9 @@ def test_a_running_import_shows_progress_then_finishes_and_the_import_tab_render
         assert {k: v for k, v in _cells(finished).items() if k != "rejected"} == {"total": "200", "imported": "194"}
 
         which50_run = example_runs["example_which50_import"]
+        which50_task = _waiting_task(deployment, "example_which50_import")
         page.goto(
-            f"{deployment.base_url}/dags/example_which50_import/runs/{which50_run}/tasks/{SENSOR_TASK}/plugin/import"
+            f"{deployment.base_url}/dags/example_which50_import/runs/{which50_run}/tasks/{which50_task}/plugin/import"
         )
         frame = page.frame_locator("iframe")
         frame.locator('[data-testid="counter-total"]').wait_for()
@@ -184,7 +191,7 @@ def test_imports_need_a_token_and_a_limited_user_sees_only_its_dag(deployment: A
     data = _plugin_get(deployment, IMPORTS_API, limited, limit=200).json()
     assert data["imports"], "the limited user sees its own DAG's import"
     assert {row["dag_id"] for row in data["imports"]} == {LIMITED_DAG}
-    other = {"dag_id": "example_which50_import", "task_id": SENSOR_TASK}
+    other = {"dag_id": "example_which50_import", "task_id": _waiting_task(deployment, "example_which50_import")}
     assert _plugin_get(deployment, "/import-status/api/history", limited, **other).status_code == 403
     card = {**other, "run_id": example_runs["example_which50_import"]}
     assert _plugin_get(deployment, "/import-status/api/task-instance", limited, **card).status_code == 403

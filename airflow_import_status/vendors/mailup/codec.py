@@ -42,7 +42,6 @@ from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
-from xml.sax.saxutils import escape, quoteattr
 
 import zeep
 import zeep.exceptions
@@ -335,7 +334,7 @@ def subscriber_problem(contact: Mapping[str, Any]) -> str | None:
     imports it nowhere. A field outside the XML feed's vocabulary, or a character XML cannot
     carry, would make the whole ``xmlDoc`` unusable (-402 "convert xml to csv failed").
     """
-    unknown = sorted(name for name in contact if name not in SUBSCRIBER_ATTRIBUTES and not CUSTOM_FIELD.fullmatch(name))
+    unknown, _, _ = _field_kinds(tuple(contact))
     if unknown:
         return (
             f"field(s) {', '.join(unknown)} not a MailUp subscriber field "
@@ -343,11 +342,35 @@ def subscriber_problem(contact: Mapping[str, Any]) -> str | None:
         )
     if not str(contact.get("email") or "").strip():
         return "no email (the import is for the email channel, importType 1)"
+    if not _NOT_XML_TEXT.search("\n".join(str(value) for value in contact.values() if value is not None)):
+        return None  # one scan of the whole row; the field is looked for only when there is a bad character
     for name, value in contact.items():
         bad = _NOT_XML_TEXT.search(str(value)) if value is not None else None
         if bad:
             return f"field {name} holds U+{ord(bad.group()):04X}, which an XML document cannot carry"
     return None
+
+
+@functools.lru_cache(maxsize=256)
+def _field_kinds(names: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[str], frozenset[str]]:
+    """A row's field names as (unknown, attributes, ``campoN`` elements): rows of one file share them."""
+    unknown = tuple(
+        sorted(name for name in names if name not in SUBSCRIBER_ATTRIBUTES and not CUSTOM_FIELD.fullmatch(name))
+    )
+    attributes = frozenset(name for name in names if name in SUBSCRIBER_ATTRIBUTES)
+    return unknown, attributes, frozenset(name for name in names if CUSTOM_FIELD.fullmatch(name))
+
+
+_ATTRIBUTE_ESCAPES = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#9;"}
+)
+_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_NEEDS_ESCAPING = re.compile('[&<>"\n\r\t]')
+
+
+def _escaped(value: Any, table: dict[int, str]) -> str:
+    text = str(value)
+    return text.translate(table) if _NEEDS_ESCAPING.search(text) else text  # most values need nothing
 
 
 def subscribers_xml(contacts: Iterable[Mapping[str, Any]]) -> str:
@@ -359,12 +382,16 @@ def subscribers_xml(contacts: Iterable[Mapping[str, Any]]) -> str:
     """
     rows = []
     for contact in contacts:
-        present = {name: str(value) for name, value in contact.items() if value is not None}
+        _, attribute_names, element_names = _field_kinds(tuple(contact))
         attributes = "".join(
-            f" {name}={quoteattr(value)}" for name, value in present.items() if name in SUBSCRIBER_ATTRIBUTES
+            f' {name}="{_escaped(value, _ATTRIBUTE_ESCAPES)}"'
+            for name, value in contact.items()
+            if value is not None and name in attribute_names
         )
         fields = "".join(
-            f"<{name}>{escape(value)}</{name}>" for name, value in present.items() if CUSTOM_FIELD.fullmatch(name)
+            f"<{name}>{_escaped(value, _TEXT_ESCAPES)}</{name}>"
+            for name, value in contact.items()
+            if value is not None and name in element_names
         )
         rows.append(f"<subscriber{attributes}>{fields}</subscriber>")
     return f"<subscribers>{''.join(rows)}</subscribers>"

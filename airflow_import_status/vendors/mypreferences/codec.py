@@ -108,6 +108,8 @@ EMAIL_FIELDS = ("EmailAddress", "EmailAddressType")
 PHONE_FIELDS = ("PhoneNumber", "PhoneNumberType")
 """Flat columns that become one ``PhoneNumbers`` entry (inferred, by analogy with the email model)."""
 FLAT_FIELDS = (*PROFILE_FIELDS, *NAME_FIELDS, *EMAIL_FIELDS, *PHONE_FIELDS)
+_FLAT = frozenset(FLAT_FIELDS)
+_COLLECTIONS = frozenset(PROFILE_COLLECTIONS)
 TOKEN_EXPIRY_MARGIN_SECONDS = 60.0
 """A bearer token is dropped this long before the vendor's ``expires_in`` runs out."""
 DEFAULT_TOKEN_LIFETIME_SECONDS = 3600
@@ -453,14 +455,14 @@ def profile_problem(row: Mapping[str, Any]) -> str | None:
     number. Invalid addresses are *not* refused here: the vendor's staging validates them and
     counts them in ValidationFailed, as the Stage page says.
     """
-    if any(name in row for name in PROFILE_COLLECTIONS):
+    if not _COLLECTIONS.isdisjoint(row):
         return (
             None
             if row.get("Emails") or row.get("PhoneNumbers") or row.get("AlternateIds") or (_text(row.get("ProfileId")))
             else "the record has no ProfileId, Emails, PhoneNumbers or AlternateIds"
         )
-    unknown = sorted(set(row) - set(FLAT_FIELDS))
-    if unknown:
+    if not _FLAT.issuperset(row):
+        unknown = sorted(set(row) - _FLAT)
         return (
             f"unknown field(s) {', '.join(unknown)} (a flat row uses {', '.join(FLAT_FIELDS)}; "
             "map the source's columns with field_mapping)"
@@ -483,19 +485,20 @@ def profile_record(row: Mapping[str, Any]) -> dict[str, Any]:
     ``PhoneNumber``/``PhoneNumberType`` the default ``PhoneNumbers`` entry, the name columns
     ``CustomerName``; empty cells are left out.
     """
-    if any(name in row for name in PROFILE_COLLECTIONS):
+    if not _COLLECTIONS.isdisjoint(row):
         return dict(row)
+    cells = {name: text for name, value in row.items() if value is not None and (text := str(value).strip())}
     record: dict[str, Any] = {}
     for name in PROFILE_FIELDS:
-        if value := _text(row.get(name)):
+        if value := cells.get(name):
             record[name] = int(value) if name == "ProfileId" else value
-    if name_parts := {name: value for name in NAME_FIELDS if (value := _text(row.get(name)))}:
+    if name_parts := {name: value for name in NAME_FIELDS if (value := cells.get(name))}:
         record["CustomerName"] = name_parts
-    for collection, fields in (("Emails", EMAIL_FIELDS), ("PhoneNumbers", PHONE_FIELDS)):
-        if value := _text(row.get(fields[0])):
-            entry: dict[str, Any] = {fields[0]: value, "IsDefault": True}
-            if kind := _text(row.get(fields[1])):
-                entry[fields[1]] = kind
+    for collection, (contact_field, kind_field) in (("Emails", EMAIL_FIELDS), ("PhoneNumbers", PHONE_FIELDS)):
+        if value := cells.get(contact_field):
+            entry: dict[str, Any] = {contact_field: value, "IsDefault": True}
+            if kind := cells.get(kind_field):
+                entry[kind_field] = kind
             record[collection] = [entry]
     return record
 

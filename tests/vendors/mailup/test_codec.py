@@ -29,6 +29,7 @@ from airflow_import_status.vendors.mailup.codec import (
     parse_return_code,
     parse_wsdl,
     status_request,
+    subscriber_problem,
     subscribers_xml,
 )
 from airflow_import_status.vendors.mailup.simulator import WSDL_TEMPLATE, MailUpSimulator, soap_envelope
@@ -530,3 +531,15 @@ def test_status_envelope_is_built_once_per_job_and_wsdl():
 def test_impossible_or_mixed_dates_are_payload_errors(value):
     with pytest.raises(VendorPayloadError, match="StartDate"):
         parse_mailup_date(value, "StartDate")
+
+
+def test_subscriber_values_survive_the_document_whatever_they_hold():
+    values = ["plain", "Tom & <Jerry>", 'say "hi"', "it's", "two\nlines\tand\rtabs", "ünï©ødé"]
+    contacts = [{"email": f"u{i}@example.com", "Name": value, "campo1": value} for i, value in enumerate(values)]
+    document = etree.fromstring(subscribers_xml(contacts).encode())
+    assert [row.get("Name") for row in document] == values
+    assert [row.findtext("campo1") for row in document] == [value.replace("\r", "\n") for value in values]
+    assert subscriber_problem({"email": "a@example.com", "Name": "bad \x01 char"}) == (
+        "field Name holds U+0001, which an XML document cannot carry"
+    )
+    assert subscriber_problem({"email": "a@example.com", "colour": "red"}).startswith("field(s) colour not")
