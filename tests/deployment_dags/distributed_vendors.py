@@ -73,6 +73,7 @@ for _spec in builtin_specs():
             _operator(
                 task_id="start_import",
                 source=str(CONTACTS),
+                field_mapping=_spec.simulator_class.contact_mapping,  # contacts.csv's columns -> the vendor's
                 timeout=900,
                 **_job_templates(tuple(name for name in _fields if name != _id_field)),
                 **DEFAULTS,
