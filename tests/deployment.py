@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -27,10 +28,11 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from airflow_import_status.simulators import connection_env
@@ -49,6 +51,17 @@ WAITING_MODULE_PREFIXES = ("airflow_import_status.sensors.", "airflow_import_sta
 def example_dag_files() -> list[Path]:
     """Every ``example_dags/example_*.py``: the deployment test runs all of them."""
     return sorted(EXAMPLE_DAGS.glob("example_*.py"))
+
+
+@contextlib.contextmanager
+def home_kept_on_failure(request: pytest.FixtureRequest, home: Path) -> Iterator[None]:
+    """Delete a deployment's home after the tests that used it, unless one failed: then say where it is."""
+    failed_before = request.session.testsfailed
+    yield
+    if request.session.testsfailed == failed_before:
+        shutil.rmtree(home, ignore_errors=True)
+    else:
+        print(f"kept the deployment's home for inspection: {home}")
 
 
 def free_port() -> int:

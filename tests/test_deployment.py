@@ -11,7 +11,6 @@ import dataclasses
 import json
 import os
 import re
-import shutil
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +29,7 @@ from tests.deployment import (
     AirflowDeployment,
     StateWatcher,
     example_dag_files,
+    home_kept_on_failure,
     wait_until,
 )
 
@@ -59,17 +59,12 @@ CHROMIUM_FLAGS = [
 
 @pytest.fixture(scope="module")
 def deployment(request: pytest.FixtureRequest):
-    failed_before = request.session.testsfailed
     dag_files = [*example_dag_files(), *sorted(DEPLOYMENT_DAGS.glob("deployment_*.py"))]
     started = time.monotonic()
     deployment = AirflowDeployment(dag_files)
-    with deployment:
+    with home_kept_on_failure(request, deployment.home), deployment:
         print(f"deployment up and DAGs parsed in {time.monotonic() - started:.1f}s: {deployment.home}")
         yield deployment
-    if request.session.testsfailed == failed_before:
-        shutil.rmtree(deployment.home, ignore_errors=True)
-    else:
-        print(f"kept the deployment's home for inspection: {deployment.home}")
 
 
 def _timestamp(value: str) -> float:

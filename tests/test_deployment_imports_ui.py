@@ -9,7 +9,6 @@ them (``UPDATE_SCREENSHOTS=1``: the README's).
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from typing import Any
 
@@ -18,7 +17,14 @@ import requests
 
 from airflow_import_status.result import sum_counters
 from airflow_import_status.simulators import simulator_classes
-from tests.deployment import DEPLOYMENT_DAGS, REPO, AirflowDeployment, example_dag_files, wait_until
+from tests.deployment import (
+    DEPLOYMENT_DAGS,
+    REPO,
+    AirflowDeployment,
+    example_dag_files,
+    home_kept_on_failure,
+    wait_until,
+)
 from tests.test_deployment import SCREENSHOTS, SENSOR_TASK, _launch_chromium, _trigger_wait_dag
 
 pytestmark = pytest.mark.slow
@@ -30,7 +36,6 @@ IMPORTS_API = "/import-status/api/imports"
 
 @pytest.fixture(scope="module")
 def deployment(request: pytest.FixtureRequest):
-    failed_before = request.session.testsfailed
     config = {
         "AIRFLOW__CORE__LAZY_DISCOVER_PROVIDERS": "False",
         "AIRFLOW__CORE__AUTH_MANAGER": "tests.plugins.auth_manager.DagLimitedAuthManager",
@@ -40,12 +45,8 @@ def deployment(request: pytest.FixtureRequest):
     deployment = AirflowDeployment(
         [*example_dag_files(), *sorted(DEPLOYMENT_DAGS.glob("deployment_*.py"))], config=config
     )
-    with deployment:
+    with home_kept_on_failure(request, deployment.home), deployment:
         yield deployment
-    if request.session.testsfailed == failed_before:
-        shutil.rmtree(deployment.home, ignore_errors=True)
-    else:
-        print(f"kept the deployment's home for inspection: {deployment.home}")
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,6 @@ the Debian packages):
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ import pytest
 from airflow_import_status.result import COUNTER_FIELDS
 from airflow_import_status.simulators import connection_env
 from airflow_import_status.vendors import builtin_specs, get_spec
-from tests.deployment import DEPLOYMENT_DAGS, AirflowApi, wait_until
+from tests.deployment import DEPLOYMENT_DAGS, AirflowApi, home_kept_on_failure, wait_until
 from tests.deployment_dags.distributed_vendors import DEADLINE_SECONDS, start_operator_class
 from tests.distributed import SECOND_TRIGGERER, WORKER, DistributedDeployment, missing_packages
 
@@ -154,7 +153,7 @@ def deployment(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
             "AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD": str(HEALTH_CHECK_THRESHOLD),
         },
     )
-    with deployment:
+    with home_kept_on_failure(request, deployment.home), deployment:
         print(f"distributed deployment up in {time.monotonic() - started:.1f}s: {deployment.home}")
         # this process reads the vendors' answers through the hooks, as the deployment does
         for name, value in connection_env(deployment.sim_url, shipped_only=True).items():
@@ -162,10 +161,6 @@ def deployment(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
         yield deployment
         if request.session.testsfailed != failed_before:
             print(deployment.diagnostics())
-    if request.session.testsfailed == failed_before:
-        shutil.rmtree(deployment.home, ignore_errors=True)
-    else:
-        print(f"kept the deployment's home for inspection: {deployment.home}")
 
 
 def test_two_triggerers_a_killed_one_and_a_stopped_worker_lose_nothing(deployment: DistributedDeployment):

@@ -10,14 +10,13 @@ and follows the retry through the REST API.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 from pathlib import Path
 
 import pytest
 
 from airflow_import_status.simulators.contacts import write_csv
-from tests.deployment import DEPLOYMENT_DAGS, AirflowDeployment, StateWatcher, wait_until
+from tests.deployment import DEPLOYMENT_DAGS, AirflowDeployment, StateWatcher, home_kept_on_failure, wait_until
 from tests.registry import OPERATOR_VENDORS, vendor_case
 
 pytestmark = pytest.mark.slow
@@ -34,14 +33,9 @@ HEARTBEAT_SETTINGS = {
 
 @pytest.fixture(scope="module")
 def deployment(request: pytest.FixtureRequest):
-    failed_before = request.session.testsfailed
     deployment = AirflowDeployment([DEPLOYMENT_DAGS / "deployment_operators.py"], config=HEARTBEAT_SETTINGS)
-    with deployment:
+    with home_kept_on_failure(request, deployment.home), deployment:
         yield deployment
-    if request.session.testsfailed == failed_before:
-        shutil.rmtree(deployment.home, ignore_errors=True)
-    else:
-        print(f"kept the deployment's home for inspection: {deployment.home}")
 
 
 def _session_of(pid: int) -> int | None:
