@@ -1,3 +1,3 @@
 """Apache Airflow provider: wait for vendor contact-import jobs, one normalized result for all."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_import_status import __version__
 from airflow_import_status.vendors import builtin_specs
 
 
@@ -25,7 +26,7 @@ def get_provider_info() -> dict[str, Any]:
         "description": "Deferrable sensors that wait for contact-import jobs at marketing and contact-center vendors "
         "(Which50, MailUp, PossibleNOW MyPreferences, Huawei CC-iSales, Blackbaud Luminate), and operators that "
         "upload the contacts, start the import and wait for it in one task.",
-        "versions": ["0.1.0"],
+        "versions": [__version__],
         "integrations": [
             {"integration-name": spec.display_name, "external-doc-url": spec.doc_url, "tags": ["service"]}
             for spec in specs
@@ -57,8 +58,5 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_import_status.sensors.base.ImportConsoleLink"],
-        "plugins": [
-            {"name": "import_status", "plugin-class": "airflow_import_status.plugins.import_status.ImportStatusPlugin"}
-        ],
         "connection-types": [spec.connection_type() for spec in specs],
     }

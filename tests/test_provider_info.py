@@ -78,3 +78,41 @@ def test_generated_docs_match_the_registry():
     import docgen
 
     assert docgen.stale_files() == [], "run: python dev/docgen.py"
+
+
+def test_one_version_everywhere():
+    """pyproject reads the version from the package; the provider info and the changelog agree with it."""
+    from importlib.metadata import version
+
+    from airflow_import_status import __version__
+
+    assert INFO["versions"] == [__version__]
+    assert version("airflow-import-status") == __version__
+    changelog = (Path(__file__).parents[1] / "CHANGELOG.md").read_text()
+    assert f"## {__version__}" in changelog
+
+
+def test_the_imports_plugin_loads_with_airflows_default_lazy_provider_discovery(monkeypatch):
+    """An ``airflow.plugins`` entry point, not a provider-info plugin: no ``lazy_discover_providers = False`` needed.
+
+    A checkout installed with ``pip install -e .`` also has the package's metadata in
+    ``airflow_import_status.egg-info`` beside it; with the checkout on ``sys.path`` Airflow sees
+    that second copy of the entry point and skips it ("already registered"). The installed wheel
+    has one (``dev/wheel-check`` asserts no plugin import error there).
+    """
+    from importlib.metadata import distributions
+
+    from airflow import plugins_manager, settings
+
+    copies = sum(dist.metadata["Name"] == "airflow-import-status" for dist in distributions())
+    for lazy in (True, False):
+        monkeypatch.setattr(settings, "LAZY_LOAD_PROVIDERS", lazy)
+        plugins_manager._get_plugins.cache_clear()
+        try:
+            plugins, errors = plugins_manager._get_plugins()
+        finally:
+            plugins_manager._get_plugins.cache_clear()
+        assert [p.name for p in plugins].count("import_status") == 1, f"lazy_discover_providers={lazy}"
+        skipped = [name for name in errors if "airflow-import-status" in name or "import_status" in name]
+        assert len(skipped) == copies - 1, errors
+    assert "plugins" not in INFO

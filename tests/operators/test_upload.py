@@ -203,12 +203,14 @@ def test_no_progress_line_before_ten_seconds(caplog):
 def test_the_heap_is_frozen_only_while_uploading_and_an_already_frozen_one_is_left_alone():
     import gc
 
-    from airflow_import_status.operators.upload import startup_heap_frozen
+    from airflow_import_status.operators.upload import INTERPRETER_PERMANENT_OBJECTS_MAX, startup_heap_frozen
 
-    assert gc.get_freeze_count() == 0
+    # the interpreter's own permanent objects (375 on CPython 3.12.1, 0 on 3.11 and 3.13)
+    interpreter_own = gc.get_freeze_count()
+    assert interpreter_own <= INTERPRETER_PERMANENT_OBJECTS_MAX
     with startup_heap_frozen():
-        assert gc.get_freeze_count() > 0
-    assert gc.get_freeze_count() == 0
+        assert gc.get_freeze_count() > INTERPRETER_PERMANENT_OBJECTS_MAX
+    assert gc.get_freeze_count() <= interpreter_own
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
