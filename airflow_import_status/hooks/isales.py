@@ -38,7 +38,7 @@ class ISalesHook(ImportStatusHook[ISalesSettings, ISalesJob]):
     ) -> str:
         """Upload a data file to the **simulator-only** import endpoint; return the import task id.
 
-        CC-iSales documents no such call in the seed; this exists for the demo and tests.
+        CC-iSales documents no such call on its pages; this exists for the demo and tests.
         """
         settings = self.get_settings()
         codec = cast(ISalesCodec, SPEC.codec)

@@ -1,6 +1,6 @@
 """MyPreferencesImportOperator: InitiateBulkImport, stage the profiles in batches, Execute, wait for it.
 
-The vendor's pages ("Import", "Initiate", "Stage", "Execute"; ``../shared/seeds/README.md``):
+The vendor's pages ("Import", "Initiate", "Stage", "Execute" under https://docs.possiblenow.com/integration-api/import/):
 an import is initiated with a Name (and DataStageDuration, ImportType, MatchCriteria, the
 ``Refresh*`` flags, AllowPriorConsents), answers an integer access token (the job id, alive six
 hours), is staged "multiple times" (each POST a collection of BulkUserProfilePreferences, at

@@ -1,6 +1,6 @@
 """CC-iSales requests and pure parsers: ``queryDataImportTask`` (blacklist and call-data file imports).
 
-Two sibling endpoints with the same body and response (the seed's queryDataImportTask pages):
+Two sibling endpoints with the same body and response (the vendor's queryDataImportTask pages):
 
 - blacklist file imports: ``POST {base}/rest/isales/v1/openapi/campaigns/{vdnId}/blackfile/queryDataImportTask``;
 - outbound-call data file imports of one campaign:
@@ -18,8 +18,8 @@ Choices where the vendor's docs are silent (configurable on the connection where
 - ``importTaskIds`` appears in the example body but not in the request table: it is sent by
   default (extra ``send_task_ids``); either way the flow pages with ``offset``/``limit``
   (extra ``page_size``) through ``count`` until the task is found. A response without
-  ``count`` (as in the seed's example) is a single page.
-- Codes in the seed's error table are parameter errors (:class:`BadRequestError`). Any other
+  ``count`` (as in the vendor page's example) is a single page.
+- Codes in the vendor page's error table are parameter errors (:class:`BadRequestError`). Any other
   code is permanent too unless listed in the extra ``transient_result_codes``.
 - ``beginTime``/``endTime`` without an offset are taken as UTC; ``errMsg`` is read as text.
 - ``check_flow`` queries the blacklist tasks of VDN ``vdn_id`` (extra) with a task id that
@@ -76,7 +76,7 @@ _CONFIGURE_HINT = "note that CC-iSales documents only 0 (preparing), 1 (importin
 
 
 # ----- signing ------------------------------------------------------------------------------------
-# auth-v2 as "Huawei CC-iSales demo / its public ports" compute it (seeds README, "What public
+# auth-v2 as "Huawei CC-iSales demo / its public ports" compute it ("What public
 # sources add"): the prefix, the signing key, the six-part canonical request and the encoding rule.
 SIGNATURE_ENCODINGS = ("hex", "base64")
 """hex: the demo (signing key = hex text); base64: two public ports (raw key bytes, base64 signature)."""
@@ -337,7 +337,7 @@ def check_response(response: HttpResponse, what: str, transient_codes: frozenset
 
 # ----- the simulator-only upload ----------------------------------------------------------------------
 def upload_url(base: str, vdn_id: Any, campaign_id: Any = None) -> str:
-    """**Simulator-only** upload endpoint (the seed documents none): ``.../blackfile/importFile``
+    """**Simulator-only** upload endpoint (the vendor's pages document none): ``.../blackfile/importFile``
     or ``.../calldatafile/importFile/{campaignId}``. Real deployments import through the
     CC-iSales file-server interfaces, outside this provider."""
     return query_url(base, vdn_id, campaign_id).replace("/queryDataImportTask", "/importFile")

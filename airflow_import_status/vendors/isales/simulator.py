@@ -1,11 +1,11 @@
-"""CC-iSales (Huawei Cloud Contact Center) data-file import tasks, as the seed documents them.
+"""CC-iSales (Huawei Cloud Contact Center) data-file import tasks, as the vendor's pages document them.
 
 ``POST /rest/isales/v1/openapi/campaigns/{vdnId}/blackfile/queryDataImportTask`` and
 ``POST .../campaigns/{vdnId}/calldatafile/queryDataImportTask/{campaignId}`` take
 ``{"offset", "limit" (1..100), "importTaskIds"}`` and answer ``{result, count, resultCode,
 resultDesc, returnCode, returnDesc}``: the tasks of that VDN (and campaign), newest first,
 filtered by ``importTaskIds`` when given, one page of them. Parameter errors are HTTP 200 with
-the seed's codes (0200001, 02000001, 02000006, 02000008, 02000011). Every request must carry
+the vendor page's codes (0200001, 02000001, 02000006, 02000008, 02000011). Every request must carry
 a valid ``auth-v2`` AK/SK signature (see :mod:`airflow_import_status.vendors.isales.codec`) no more
 than 15 minutes off the server clock, else HTTP 401.
 
@@ -15,7 +15,7 @@ status query advances the tasks it returns by one step.
 
 **Simulator-only**: ``POST .../blackfile/importFile`` and ``.../calldatafile/importFile/{campaignId}``
 with ``{"fileName", "content"}`` (one phone number per line) create a task and answer
-``{"result": {"importTaskId": ...}}`` with the success codes; the seed documents no upload call.
+``{"result": {"importTaskId": ...}}`` with the success codes; the vendor's pages document no upload call.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class ISalesSimulator(VendorSimulator):
 
     @classmethod
     def sample_status(cls) -> bytes:
-        """The seed's example answer, about task ``SAMPLE_JOB_ID`` of VDN 7."""
+        """The vendor page's example answer, about task ``SAMPLE_JOB_ID`` of VDN 7."""
         step = {"state": "succeeded", "progress": 100, "counters": {"imported": 90, "duplicates": 6, "failed": 4}}
         job = SimJob(cls.name, SAMPLE_JOB_ID, [step], params={"vdn_id": "7", "campaign_id": None})
         task = cls(SimulatorState()).task_view(job, step)
@@ -116,7 +116,7 @@ class ISalesSimulator(VendorSimulator):
         ]
 
     def create_job(self, spec: dict[str, Any]) -> SimJob:
-        """Task ids look like the seed's (30 digits); params default to VDN 1, blacklist."""
+        """Task ids look like the vendor page's (30 digits); params default to VDN 1, blacklist."""
         params = {"vdn_id": 1, "campaign_id": None, **(spec.get("params") or {})}
         params["vdn_id"] = str(params["vdn_id"])
         job_id = spec.get("job_id") or f"{int(time.time() * 1000)}{self.state.next_id().zfill(17)}"

@@ -1,8 +1,9 @@
 """Huawei CC-iSales data-file import tasks: what the package knows about the vendor, declared once.
 
-Sources: the vendor's queryDataImportTask pages (``../shared/seeds/003_…``, blacklist and
-call-data file imports) and, for the AK/SK signature, the public ports of Huawei's CC demo
-(summarised in the seeds README). Inferred (configurable on the connection): the signed
+Sources: the vendor's queryDataImportTask pages ("Querying Blacklist Data File Import Results",
+https://support.huaweicloud.com/intl/en-us/api-cec/cec_07_4029.html, and its call-data sibling)
+and, for the AK/SK signature, the public ports of Huawei's CC demo. Inferred (configurable on
+the connection): the signed
 header list, whether ``importTaskIds`` is sent, and which result codes are worth retrying.
 """
 
@@ -46,7 +47,7 @@ PARAMETER_ERROR_CODES: dict[str, str] = {
     "02000010": "The hour and minute parameters must be set at the same time",
     "02000011": "The number of parameters cannot exceed the specified number",
 }
-"""The seed's error table: every documented code is a parameter error."""
+"""The vendor page's error table: every documented code is a parameter error."""
 
 # queryDataImportTask: status "0" preparing, "1" importing, "2" imported, "3" import failed.
 STATUS_TABLE = StatusTable(
@@ -136,10 +137,11 @@ SPEC: VendorSpec[ISalesSettings, ISalesJob] = VendorSpec(
             "with one)."
         ),
         "sources": (
-            "*Querying Blacklist Data File Import Results* (the seed, `../shared/seeds/003_…`) and its call-data "
+            "*Querying Blacklist Data File Import Results* "
+            "(<https://support.huaweicloud.com/intl/en-us/api-cec/cec_07_4029.html>) and its call-data "
             "sibling: paths, body, paging, result codes, `status` values, counters (the call-data page adds "
-            "`blackNum`) and the optional `locale` header. *Huawei CC-iSales demo / its public ports* (seeds "
-            "README): the auth-v2 signature, hex by default, raw-key/base64 in two ports. **Inferred**: `errMsg` "
+            "`blackNum`) and the optional `locale` header. *Huawei CC-iSales demo / its public ports*: "
+            "the auth-v2 signature, hex by default, raw-key/base64 in two ports. **Inferred**: `errMsg` "
             "read as text, times without an offset are UTC, an echoed task id other than the one asked for is a "
             "payload error, the upload endpoint (simulator only: no public page documents one)."
         ),

@@ -1,7 +1,7 @@
 """Luminate Online requests and pure parsers: ``getAddressBookImportJobStatus`` and the import start.
 
 The Client API servlet ``{site}/site/CRAddressBookAPI`` answers ``method=getAddressBookImportJobStatus``
-(the seed's Client API page) with ``jobStatus`` PENDING / SUCCESS / FAILURE and a list of ``events``.
+(the vendor's Client API page) with ``jobStatus`` PENDING / SUCCESS / FAILURE and a list of ``events``.
 
 Choices (configurable on the connection where it matters):
 

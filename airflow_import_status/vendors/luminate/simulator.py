@@ -139,7 +139,7 @@ class LuminateSimulator(VendorSimulator):
 
     @classmethod
     def sample_status(cls) -> bytes:
-        """A PENDING status with two events (the seed's example; the answer names no job)."""
+        """A PENDING status with two events (the vendor page's example; the answer names no job)."""
         script = [{"state": "running", "progress": 50}, {"state": "running", "progress": 60}]
         job = SimJob(cls.name, SAMPLE_JOB_ID, script, polls=2)
         return bytes(cls(SimulatorState()).status_view({"response_format": "json"}, job, script[-1]).body)

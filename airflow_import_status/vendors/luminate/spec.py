@@ -1,7 +1,8 @@
 """Luminate Online address book imports: what the package knows about the vendor, declared once.
 
-Sources: the Client API page of ``getAddressBookImportJobStatus`` (``../shared/seeds/004_…``)
-and the vendor's public error-code and ``login`` pages (summarised in the seeds README).
+Sources: the Client API page *getAddressBookImportJobStatus*
+(http://open.convio.com/api/apidoc/reference/methods/getAddressBookImportJobStatus_method.html)
+and the vendor's public error-code and ``login`` pages.
 Inferred: nothing about the protocol; the mapping of error codes to retry decisions is ours.
 """
 
@@ -53,7 +54,7 @@ TOKEN_REJECTED_CODES = frozenset({"3", "5", "7"})
 """Codes after which a login token is renewed (once)."""
 SITE_CREDENTIAL_CODES = frozenset({"2", "4"})
 """API key and source IP errors: reported as such even when ``login`` is the call refused."""
-# The vendor's public error-code pages (Luminate Online API "Error Response Codes", per the seeds
+# The vendor's public error-code pages (Luminate Online API "Error Response Codes",
 # README): 8 more than one constituent matched; 10 missing fields, on older pages and as "One or
 # more required constituent fields are missing" on "Constituent API Error Response Codes".
 BAD_REQUEST_ERRORS = {
@@ -123,7 +124,9 @@ SPEC: VendorSpec[LuminateSettings, LuminateJob] = VendorSpec(
             "1 is retried; HTTP 403 and `suppress_response_codes=true` (HTTP 200) bodies are both handled."
         ),
         "sources": (
-            "*getAddressBookImportJobStatus* (the seed, `../shared/seeds/004_…`): parameters, `jobStatus`, events, "
+            "*getAddressBookImportJobStatus* (Luminate Online Client API, "
+            "<http://open.convio.com/api/apidoc/reference/methods/getAddressBookImportJobStatus_method.html>): "
+            "parameters, `jobStatus`, events, "
             "error codes 1-9 and 907-909. Blackbaud's *Error Response Codes* and *Constituent API Error Response "
             "Codes* pages: codes 8 and 10. *getSingleSignOnToken*: send `sso_auth_token` as a POST parameter. The "
             "Client API *login* / *loginTest* pages: `login` is POST only and returns `token`, `JSESSIONID` and "

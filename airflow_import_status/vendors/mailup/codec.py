@@ -9,8 +9,9 @@ it as an ordinary :class:`HttpRequest` to the configured console's service path:
 the WSDL's advertised ``soap:address`` (ASMX services write the address they believe they
 were reached at: often plain ``http://``, behind a proxy another host).
 
-Known, from the vendor's page "WSMailUpImport.GetProcessDetails" (``../shared/seeds/001_…``)
-and the seeds README: every method returns an ``xs:string`` holding a "MailUp message"
+Known, from the vendor's page "WSMailUpImport.GetProcessDetails"
+(https://help.mailup.com/display/mailupapi/WSMailUpImport.GetProcessDetails) and the real WSDL:
+every method returns an ``xs:string`` holding a "MailUp message"
 (``<mailupMessage><mailupBody><ReturnCode>...``), sometimes led by a windows-1252 XML
 declaration; ReturnCode 0 is success, negative codes are errors.
 
@@ -86,7 +87,7 @@ VENDOR = "mailup"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 MAILUP_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2})([.:])(\d{1,2})\5(\d{1,2})")
 """``dd/MM/yyyy HH.mm.ss`` ("WSMailUpImport.GetProcessDetails": 30/10/2012 15.39.12) or ``HH:mm:ss``
-(seeds README: a public PHP client parses dd/MM/yyyy HH:mm:ss); a regex, at a fifth of strptime's cost."""
+(a public PHP client parses dd/MM/yyyy HH:mm:ss); a regex, at a fifth of strptime's cost."""
 NO_ENC_TYPE = "none"
 STATUS_REQUESTS_CACHED = 8192
 """Status envelopes kept (about 1.5 KiB each): one per waiting MailUp job, up to this many."""
@@ -103,7 +104,7 @@ RETURN_CODE_MEANINGS: dict[int, str] = {
     -100: "list check failed: unrecognized error",
     -101: "list verification failed (idList and listGUID do not match an existing list)",
     -102: "listGUID is not a well-formed GUID",
-    # seeds README lists these by number only (meaning inferred from their neighbours: method-specific errors)
+    # the vendor's pages list these by number only (meaning inferred from their neighbours: method-specific errors)
     -200: "method error (meaning inferred; not published)",
     -300: "method error (meaning inferred; not published)",
     -301: "method error (meaning inferred; not published)",
@@ -138,12 +139,12 @@ RETURN_CODE_MEANINGS: dict[int, str] = {
     -1010: "web service activation: IP registration error",
     -1011: "authentication failed: this IP address is not registered for the account",
     -1012: "access denied: this IP address is registered with the 'deny access' flag",
-    # seeds README: -1013 (the seed's list) and -1014 (inside the credential range)
+    # -1013 (GetProcessDetails' page) and -1014 (inside the credential range)
     -1013: "authentication failed: authentication data are missing",
     -1014: "authentication failed: the contract is not signed",
 }
 for _code in range(-450, -403):
-    # seeds README: -400..-450 are NewImportProcess's; only the codes above are described (meaning inferred)
+    # -400..-450 are NewImportProcess's; only the codes above are described (meaning inferred)
     RETURN_CODE_MEANINGS.setdefault(_code, "NewImportProcess error (meaning inferred; not published)")
 AUTH_RETURN_CODES = range(-1014, -999)
 LIST_RETURN_CODES = range(-102, -99)
@@ -400,7 +401,7 @@ def subscribers_xml(contacts: Iterable[Mapping[str, Any]]) -> str:
 def new_import_params(list_id: int, list_guid: str, xml_doc: str, group_ids: Iterable[int] = ()) -> dict[str, Any]:
     """``NewImportProcess`` for email subscribers, subscribed at once, no confirmation request.
 
-    Parameters as the real WSDL declares them (seeds README): ``idGroups`` is a *string*,
+    Parameters as the real WSDL declares them: ``idGroups`` is a *string*,
     the group ids separated by commas ("WSMailUpImport.NewImportProcess"), "" for none.
     """
     return {
@@ -623,7 +624,7 @@ def parse_process_details(
         warnings.append(unrecognized_status_warning(VENDOR, status, _CONFIGURE_HINT))
     is_running = _optional_bool(fields, "IsRunning")
     if state is ImportState.SUCCEEDED and is_running:
-        # Inferred: "completed" while the seed's IsRunning still says True is not over yet.
+        # Inferred: "completed" while the vendor page's IsRunning still says True is not over yet.
         state = ImportState.RUNNING
         warnings.append(f"StatusCode {status} (completed) while IsRunning is True: waiting until IsRunning is False")
     inserted = sum_counters(counter["NewEmail"], counter["NewMobile"])

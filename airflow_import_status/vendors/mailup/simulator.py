@@ -8,7 +8,7 @@ checks the SOAPAction, the parameters' names and types as the WSDL declares them
 ``http://ws.mailupnet.it/``), runs GetProcessDetails, NewImportProcess, StartProcess and
 StartImportProcesses (one running import at a time: -601 / -602; a process keeps the counters
 its subscriber document yields, never the subscribers) and answers with
-``<{Operation}Result>`` holding the entity-escaped "MailUp message", exactly as the seed shows
+``<{Operation}Result>`` holding the entity-escaped "MailUp message", exactly as the vendor page shows
 (comments included), optionally led by the ``windows-1252`` XML declaration the Ruby gem shows.
 
 Job params: ``list_id``, ``list_guid``, ``confirm`` (ConfirmationEmail True), ``confirmation_sent``
@@ -371,7 +371,7 @@ class MailUpSimulator(VendorSimulator):
         ]
 
     def process_details(self, job: SimJob, step: dict[str, Any]) -> str:
-        """Render a scripted step as the seed's GetProcessDetails message."""
+        """Render a scripted step as the vendor page's GetProcessDetails message."""
         counters = self._final_counters(job)
         terminal = step["state"] in ("succeeded", "failed")
         scale = 1.0 if terminal else int(step.get("progress", 0)) / 100

@@ -1,8 +1,9 @@
 """MailUp WSMailUpImport (SOAP): what the package knows about the vendor, declared once.
 
-Sources: the vendor's page "WSMailUpImport.GetProcessDetails" (``../shared/seeds/001_…``) and
-the seeds README's "What public sources add" (the real WSDL of WSMailUpImport, saved in a
-public PHP client). Known: the WSDL path, the ``Authentication`` header, the MailUp message
+Sources: the vendor's page "WSMailUpImport.GetProcessDetails"
+(https://help.mailup.com/display/mailupapi/WSMailUpImport.GetProcessDetails) and
+the real WSDL of WSMailUpImport (a saved copy in a public PHP client). Known: the WSDL path,
+the ``Authentication`` header, the MailUp message
 inside an ``xs:string``, StatusCode 1..4, the ReturnCodes. Inferred (configurable on the
 connection): the account timezone of the dates, the header namespace of older accounts.
 """
@@ -28,11 +29,11 @@ from airflow_import_status.vendors.spec import (
 if TYPE_CHECKING:
     from airflow_import_status.vendors.mailup.codec import MailUpSettings
 
-DEFAULT_TIMEZONE = "Europe/Rome"  # seeds README: dates are the account's local time (default Europe/Rome)
+DEFAULT_TIMEZONE = "Europe/Rome"  # GetProcessDetails' page: dates are the account's local time (default Europe/Rome)
 DEFAULT_SOAP_NAMESPACE = "http://ws.mailupnet.it/"  # "WSMailUpImport.GetProcessDetails": the SOAP request
-LEGACY_SOAP_NAMESPACE = "http://tempuri.org/"  # seeds README: older accounts, no encType
+LEGACY_SOAP_NAMESPACE = "http://tempuri.org/"  # older accounts' WSDL: no encType
 DEFAULT_ENC_TYPE = "UTF-8"  # "WSMailUpImport.GetProcessDetails": the SOAP request
-SERVICE_PATH = "/Services/WSMailUpImport.asmx"  # seeds README: {console_url}/Services/WSMailUpImport.asmx?WSDL
+SERVICE_PATH = "/Services/WSMailUpImport.asmx"  # the vendor's pages: {console_url}/Services/WSMailUpImport.asmx?WSDL
 
 # "WSMailUpImport.GetProcessDetails": StatusCode 1 = to be executed, 2 = in progress, 3 = completed, 4 = failed.
 STATUS_TABLE = StatusTable(
@@ -135,9 +136,11 @@ SPEC: VendorSpec[MailUpSettings, MailUpJob] = VendorSpec(
         'to the WSDL\'s advertised `soap:address`. ReturnCode -501 is "job not found", -100..-102 bad input, '
         "-1000..-1014 bad credentials (never retried), -500, SOAP `Server` faults and -601/-602 (another import is "
         "running: MailUp runs one at a time) transient, SOAP `Client` faults bad input.",
-        "sources": "*WSMailUpImport.GetProcessDetails* (the seed, `../shared/seeds/001_…`): parameters, StatusCode, "
+        "sources": "*WSMailUpImport.GetProcessDetails* "
+        "(<https://help.mailup.com/display/mailupapi/WSMailUpImport.GetProcessDetails>): "
+        "parameters, StatusCode, "
         "the date format, ReturnCodes -500/-501 and the credential and list ranges. The real WSDL of WSMailUpImport "
-        "(a saved copy in a public PHP client, summarised in the seeds README): every operation and parameter "
+        "(a saved copy in a public PHP client): every operation and parameter "
         "(`idGroups` is a string), the SOAP 1.2 / HTTP GET / HTTP POST ports, the `http://` `soap:address` with the "
         "`WSMailupImport.asmx` spelling. *WS_Activation*, *WSMailUpImport.NewImportProcess*, "
         "*WSMailUpImport.StartProcess* and MailUp's authentication page: the other ReturnCodes. A public PHP "

@@ -1,6 +1,7 @@
 """MyPreferences' requests and pure parsers: ``GET Profiles/Async/{clientId}/Import/{accessToken}`` and the import flow.
 
-Known, from the vendor's "Retrieve status" page (``../shared/seeds/002_…``) and the seeds README:
+Known, from the vendor's "Retrieve status" page (https://docs.possiblenow.com/integration-api/import/retrieve-status)
+and its other Import API pages:
 ``POST .../Import/{accessToken}/Execute`` executes an import; the status answer is a
 ``BulkImportStatus``; a wrong ``clientId`` gets 404, a wrong import ``accessToken`` 401; auth is
 an OAuth2 client-credentials bearer token (scope ``ClientId/UserId``) or the signed
@@ -231,7 +232,7 @@ def utc_now() -> datetime:
 
 
 def pnauthinfo3_timestamp(moment: datetime) -> str:
-    """UTC with milliseconds, ``2020-10-06T18:09:12.667Z``: as the public client the seeds README names sends it."""
+    """UTC with milliseconds, ``2020-10-06T18:09:12.667Z``: as a public MyPreferences client sends it."""
     utc = moment.astimezone(UTC)
     return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
 
@@ -256,7 +257,7 @@ def pnauthinfo3_authorization(
 
     ``PNAUTHINFO3-HMAC-{HASH} Credential={user_id}/{timestamp} Signature={base64 HMAC}``; the
     message is ``string_to_sign`` filled in, by default ``{client_id}:{user_id}:{timestamp}``
-    (seeds README, "What public sources add": confirmed by a public client's test vector).
+    (confirmed by a public MyPreferences client's test vector).
     """
     timestamp = pnauthinfo3_timestamp(now())
     message = string_to_sign.format(

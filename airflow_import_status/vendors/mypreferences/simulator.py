@@ -69,7 +69,7 @@ OAUTH_CLIENT_SECRET = "mypreferences-sim-oauth-secret"
 TOKEN_LIFETIME_SECONDS = 3600
 SIGNATURE_LIFETIME = timedelta(minutes=15)
 CLOCK_SKEW = timedelta(seconds=60)
-IMPORT_TOKEN_LIFETIME = timedelta(hours=6)  # the Initiate page (seeds README); "Retrieve status" says 12
+IMPORT_TOKEN_LIFETIME = timedelta(hours=6)  # the vendor's Initiate page; another page says 12
 STATUS_BY_STATE = {"pending": "Queued", "running": "Processing", "succeeded": "Completed", "failed": "Failed"}
 REALM = 'PNAUTHINFO3 realm="https://pm.mypreferences.com"'
 _HMAC_HEADER = re.compile(

@@ -1,7 +1,7 @@
 """PossibleNOW MyPreferences bulk import: what the package knows about the vendor, declared once.
 
-Sources: the vendor's "Retrieve status" page (``../shared/seeds/002_…``) and the seeds README's
-"What public sources add" (the vendor's auth and Initiate pages, a public client's test vector).
+Sources: the vendor's "Retrieve status" page (https://docs.possiblenow.com/integration-api/import/retrieve-status),
+its auth and Initiate pages, and a public client's test vector.
 Known: hosts ``pm``/``pmstg.mypreferences.com``, paths under ``/Profiles/``, ``clientId`` (404 if
 invalid), the integer import ``accessToken`` (401 if invalid), ``POST .../Import/{accessToken}/Execute``,
 the ``BulkImportStatus`` fields and statuses, OAuth2 client credentials (scope ``ClientId/UserId``)
@@ -34,11 +34,11 @@ DEFAULT_BASE_URL = "https://pm.mypreferences.com"  # "Retrieve status": producti
 DEFAULT_STATUS_PATH = "Profiles/Async/{clientId}/Import/{accessToken}"  # inferred from the Execute path
 DEFAULT_TOKEN_PATH = "Profiles/oauth/token"  # inferred: no OAuth2 token URL is published
 DEFAULT_CHECK_PATH = "Profiles/v4/{clientId}/Programs"  # the vendor's auth page example call
-DEFAULT_STRING_TO_SIGN = "{client_id}:{user_id}:{timestamp}"  # a public client's test vector (seeds README)
+DEFAULT_STRING_TO_SIGN = "{client_id}:{user_id}:{timestamp}"  # a public client's test vector
 PATH_PLACEHOLDERS = ("clientId", "accessToken")
 SIGNING_PLACEHOLDERS = ("client_id", "user_id", "timestamp", "method", "path")
 AUTH_TYPES = ("oauth2", "hmac")
-HMAC_HASHES = ("sha256", "sha384", "sha512")  # seeds README: SHA-384/512 variants exist
+HMAC_HASHES = ("sha256", "sha384", "sha512")  # the vendor's auth page: SHA-384/512 variants exist
 DEFAULT_ACCESS_TOKEN_LIFETIME_HOURS = 6.0
 """The Initiate page: an import access token lives six hours ("Retrieve status" says 12: configurable)."""
 
@@ -174,10 +174,12 @@ SPEC: VendorSpec[MyPreferencesSettings, MyPreferencesJob] = VendorSpec(
             "fails at once."
         ),
         "sources": (
-            "*Retrieve status* (the seed, `../shared/seeds/002_…`): the statuses, the `BulkImportStatus` fields, "
-            "errors 400/401/403/404/500 and the echoed `AccessToken`. The vendor's *Initiate* page (seeds README): "
-            "the access token lives six hours (another page says 12: configurable). A public client's test vector "
-            "(seeds README): PNAUTHINFO3's string to sign, base64 HMAC-SHA256, timestamps with milliseconds, valid "
+            "*Retrieve status* "
+            "(<https://docs.possiblenow.com/integration-api/import/retrieve-status>): "
+            "the statuses, the `BulkImportStatus` fields, "
+            "errors 400/401/403/404/500 and the echoed `AccessToken`. The vendor's *Initiate* page: "
+            "the access token lives six hours (another page says 12: configurable). A public client's test vector: "
+            "PNAUTHINFO3's string to sign, base64 HMAC-SHA256, timestamps with milliseconds, valid "
             "15 minutes. Known: `POST Async/{clientId}/Import/{accessToken}/Execute`. **Inferred**: the status path "
             "`Profiles/Async/{clientId}/Import/{accessToken}`, the initiate and stage paths derived from it, the "
             "OAuth token URL, `Expires` without an offset read as UTC."

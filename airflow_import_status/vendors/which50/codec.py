@@ -1,6 +1,7 @@
 """Which50's requests and pure parsers: ``GET contactLists/{listId}/import/{jobId}`` and the import flow.
 
-Known, from the vendor's page "Which50 API: ImportJob" (``../shared/seeds/000_…``):
+Known, from the vendor's page "Which50 API: ImportJob" (the API help page of
+``GET contactLists/{contactListId}/import/{importJobId}`` under https://app.which50.com/Which50API/documentation/):
 ``POST contactLists/{listId}/import`` {"FieldNames": [...]} creates an ImportJob,
 ``POST contactLists/{listId}/import/{jobId}`` adds at most 10,000 contacts per request,
 ``POST contactLists/{listId}/import/{jobId}/run`` starts it, ``GET`` of the same path is the
@@ -8,7 +9,8 @@ status; JSON or the DataContract XML by ``Accept``; errors 401, 403, 404, 500.
 
 Inferred (nothing public; configurable on the connection): the base URL, the API-key header
 (``X-Api-Key``), the ``CurrentStatus`` values, and ASP.NET's ``{"Message": ...}`` error body.
-The seeds README's rule "an unknown status with ``FinishDate`` set and ``ProgressPercent`` 100
+Our rule (inferred: the vendor documents no status values) "an unknown status with
+``FinishDate`` set and ``ProgressPercent`` 100
 is finished" applies only to a *string* status the table does not know: a missing, empty or
 non-string status is never a success.
 """

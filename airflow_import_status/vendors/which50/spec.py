@@ -1,6 +1,7 @@
 """Which50 contact-list ImportJob: what the package knows about the vendor, declared once.
 
-Sources: the vendor's ImportJob API page (``../shared/seeds/000_…``, "Which50 API: ImportJob")
+Sources: the vendor's ImportJob API page ("Which50 API: ImportJob", the help page of
+``GET contactLists/{contactListId}/import/{importJobId}`` under https://app.which50.com/Which50API/documentation/)
 and nothing else public (checked 2026-12). Known: the paths, the ImportJob fields, JSON or XML
 by ``Accept``, errors 401/403/404/500. Inferred (configurable on the connection): the base URL,
 the auth header, the ``CurrentStatus`` values and ASP.NET's ``{"Message": ...}`` error body.
@@ -94,7 +95,9 @@ SPEC: VendorSpec[Which50Settings, Which50Job] = VendorSpec(
         "`failure_statuses` / `running_statuses` / `pending_statuses` (comma-separated, case-insensitive). "
         "An unknown *text* status with `FinishDate` set and `ProgressPercent` 100 counts as finished; a missing "
         "or non-text status never does. An answer about another ImportJob id is never a success.",
-        "sources": "Known, from the vendor page *Which50 API: ImportJob* (the seed, `../shared/seeds/000_…`): "
+        "sources": "Known, from the vendor page *Which50 API: ImportJob* "
+        "(<https://app.which50.com/Which50API/documentation/Api"
+        "?apiId=GET-contactLists-contactListId-import-importJobId>): "
         "the four import paths (create with `FieldNames`, add at most 10,000 contacts per request, run, status), "
         "the ImportJob fields, JSON or DataContract XML by `Accept`, errors 401/403/404/500. Nothing else is "
         "public (checked 2026-12). **Inferred** (each configurable): the base URL, the API-key header "

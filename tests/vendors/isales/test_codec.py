@@ -176,7 +176,7 @@ def test_undocumented_code_is_permanent_unless_configured_transient():
         parse_query_page(_coded("0299999"), frozenset({"0299999"}))
 
 
-# ----- the signer: auth-v2 as the seeds README spells it out ----------------------------------------
+# ----- the signer: auth-v2 as Huawei's demo computes it ----------------------------------------
 SIGN_URL = "https://10.1.2.3:28090/rest/isales/v1/openapi/campaigns/12/blackfile/queryDataImportTask?b=2&a=x%20y"
 SIGN_BODY = '{"fileName":"Zoë & co/1.txt","offset":0}'.encode()
 SIGN_HEADERS = {
