@@ -5,6 +5,13 @@
 #   make test-py3.11 / test-py3.13   the fast tests and the example DAGs on another Python
 #   make test-oldest                 the fast tests and the example DAGs on the oldest supported Airflow
 #   make wheel-check                 the built wheel installed as users install it, then used
+# and for working on it:
+#   make test-fast                   the tests without the slow end-to-end ones
+#   make lint                        ruff, ruff format --check and mypy --strict
+#   make docs                        the docs site into docs/_build/html (warnings are errors)
+#   make bench / bench-upload        the triggerer and upload benchmarks (minutes)
+#   make clean                       remove the venvs and the demo's Airflow home
+#   make help                        this list
 # Interpreters are found by version (dev/find-python: pyenv, then pythonX.Y on PATH).
 NEWEST_AIRFLOW := 3.3.2
 # the full suite runs on Python 3.12, the default of Airflow's official image; python3 where it is missing
@@ -19,13 +26,13 @@ OLDEST_VENV ?= .venv-oldest
 OLDEST_BIN := $(OLDEST_VENV)/bin
 OLDEST_STAMP := $(OLDEST_VENV)/.installed
 # without Airflow's constraints file pip picks releases newer than 3.1.8 / 3.2.2 work with: these
-# break Airflow's own dag.test() there (README "Supported Airflow releases")
+# break Airflow's own dag.test() there (docs/installation.md "Constraints and pins")
 OLDEST_PINS := "fastapi<0.137" "cadwyn<8" "svcs<26"
 LINT_PATHS := airflow_import_status tests example_dags dev $(wildcard benchmarks)
 # a venv made by another interpreter than the one asked for is made again
 SAME_PYTHON = test -x $(1)/bin/python && [ "$$($(1)/bin/python -c 'import sys; print(sys.version_info[:2])')" = "$$($(2) -c 'import sys; print(sys.version_info[:2])')" ]
 
-.PHONY: demo test test-fast test-oldest wheel-check lint bench bench-upload clean
+.PHONY: demo test test-fast test-oldest wheel-check lint bench bench-upload clean docs help
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "no python3 found: set PYTHON=/path/to/python3.12" >&2; exit 1; }
@@ -41,8 +48,25 @@ $(OLDEST_STAMP): pyproject.toml
 	$(OLDEST_BIN)/pip install --quiet "apache-airflow==$(OLDEST_AIRFLOW)" $(OLDEST_PINS) -e ".[test]"
 	touch $(OLDEST_STAMP)
 
-demo: $(STAMP)
-	$(BIN)/python -m airflow_import_status.demo
+# the demo needs the package and Airflow only (the [demo] extra), not the test extra's browsers and databases
+DEMO_VENV ?= .venv-demo
+$(DEMO_VENV)/.installed: pyproject.toml
+	@test -n "$(PYTHON)" || { echo "no python3 found: set PYTHON=/path/to/python3.12" >&2; exit 1; }
+	$(call SAME_PYTHON,$(DEMO_VENV),$(PYTHON)) || { rm -rf $(DEMO_VENV) && $(PYTHON) -m venv $(DEMO_VENV); }
+	$(DEMO_VENV)/bin/pip install --quiet --upgrade pip
+	$(DEMO_VENV)/bin/pip install --quiet "apache-airflow==$(NEWEST_AIRFLOW)" -e ".[demo]"
+	touch $@
+
+demo: $(DEMO_VENV)/.installed
+	$(DEMO_VENV)/bin/python -m airflow_import_status.demo
+
+help:
+	@sed -n 's/^#   make /make /p' Makefile
+
+# the docs site; -W: a warning (a broken cross-reference, an unknown directive, a missing include) fails it
+docs: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[docs]"
+	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 test: $(STAMP)
 	$(BIN)/ruff check $(LINT_PATHS)
@@ -86,4 +110,4 @@ bench-upload: $(STAMP)
 	$(BIN)/python benchmarks/upload.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) $(OLDEST_VENV) .venv-py* .demo
+	rm -rf $(VENV) $(OLDEST_VENV) $(DEMO_VENV) .venv-py* .demo docs/_build

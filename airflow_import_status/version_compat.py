@@ -2,7 +2,7 @@
 
 Like the ``version_compat.py`` of Airflow's own providers: every other module imports these
 names from here instead of checking versions itself. Each fallback names the release that
-lacks the newer home (measured on 3.1.8, 3.2.2 and 3.3.2; the README says why 3.0 is not
+lacks the newer home (measured on 3.1.8, 3.2.2 and 3.3.2; docs/installation.md says why 3.0 is not
 supported). Test-only differences are in ``tests/version_compat.py``.
 """
 

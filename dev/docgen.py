@@ -1,4 +1,4 @@
-"""The README's vendor tables and ``docs/vendors/<key>.md``, generated from the vendor registry.
+"""The vendor tables of the README and the docs site, and ``docs/vendors/<key>.md``, from the vendor registry.
 
 ``python dev/docgen.py`` rewrites them; ``--check`` exits 1 when the committed
 files differ from what the registry produces (a test runs the same check).
@@ -18,7 +18,15 @@ from airflow_import_status.vendors.spec import ConnectionField, VendorSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-VENDOR_DOCS = ROOT / "docs" / "vendors"
+DOCS = ROOT / "docs"
+VENDOR_DOCS = DOCS / "vendors"
+BLOCKS = {
+    README: ("vendors",),
+    DOCS / "index.md": ("vendors",),
+    DOCS / "result.md": ("mapping",),
+    DOCS / "connections.md": ("connections",),
+}
+"""Which file holds which generated block (between ``<!-- BEGIN/END GENERATED: name -->`` markers)."""
 
 MAPPING_COLUMNS = ("state", *COUNTER_FIELDS, "progress", "details")
 """The normalized result's columns, as the vendor specs' ``docs`` describe each."""
@@ -77,7 +85,7 @@ def connections_section(specs: Sequence[VendorSpec[Any, Any]]) -> str:
     for spec in specs:
         parts.append(
             f"**`{spec.key}`** — {spec.docs.get('connection', spec.display_name)} "
-            f"Every field: [docs/vendors/{spec.key}.md](docs/vendors/{spec.key}.md)."
+            f"Every field: [{spec.display_name}](vendors/{spec.key}.md)."
         )
     return "\n\n".join(parts)
 
@@ -142,28 +150,31 @@ def vendor_page(spec: VendorSpec[Any, Any]) -> str:
     )
 
 
-def _replace_block(text: str, name: str, body: str) -> str:
+def _replace_block(text: str, name: str, body: str, path: Path) -> str:
     begin, end = f"<!-- BEGIN GENERATED: {name} -->", f"<!-- END GENERATED: {name} -->"
     head, found, rest = text.partition(begin)
     if not found:
-        raise ValueError(f"README.md has no {begin} marker")
+        raise ValueError(f"{path.name} has no {begin} marker")
     _, found, tail = rest.partition(end)
     if not found:
-        raise ValueError(f"README.md has no {end} marker")
+        raise ValueError(f"{path.name} has no {end} marker")
     return f"{head}{begin}\n{body}\n{end}{tail}"
 
 
 def expected_files() -> dict[Path, str]:
     """Every generated file and the text the registry produces for it."""
     specs = builtin_specs()
-    readme = README.read_text()
-    for name, body in (
-        ("vendors", vendors_table(specs)),
-        ("mapping", mapping_table(specs)),
-        ("connections", connections_section(specs)),
-    ):
-        readme = _replace_block(readme, name, body)
-    files = {README: readme}
+    bodies = {
+        "vendors": vendors_table(specs),
+        "mapping": mapping_table(specs),
+        "connections": connections_section(specs),
+    }
+    files: dict[Path, str] = {}
+    for path, names in BLOCKS.items():
+        text = path.read_text()
+        for name in names:
+            text = _replace_block(text, name, bodies[name], path)
+        files[path] = text
     files.update({VENDOR_DOCS / f"{spec.key}.md": vendor_page(spec) for spec in specs})
     return files
 

@@ -54,8 +54,8 @@ TOKEN_REJECTED_CODES = frozenset({"3", "5", "7"})
 """Codes after which a login token is renewed (once)."""
 SITE_CREDENTIAL_CODES = frozenset({"2", "4"})
 """API key and source IP errors: reported as such even when ``login`` is the call refused."""
-# The vendor's public error-code pages (Luminate Online API "Error Response Codes",
-# README): 8 more than one constituent matched; 10 missing fields, on older pages and as "One or
+# The vendor's public error-code pages (Luminate Online API "Error Response Codes"):
+# 8 more than one constituent matched; 10 missing fields, on older pages and as "One or
 # more required constituent fields are missing" on "Constituent API Error Response Codes".
 BAD_REQUEST_ERRORS = {
     "6": "no or invalid method",
