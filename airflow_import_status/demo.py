@@ -21,6 +21,13 @@ from pathlib import Path
 from typing import IO, Any
 
 TABLE_COLUMNS = ("vendor", "job", "state", "total", "imported", "rejected", "seconds", "deferred")
+TABLE_NOTE = (
+    "total and imported are the vendor's own counts; rejected is invalid + failed, '-' where the vendor\n"
+    "reports neither. They need not add up: a vendor may leave refused records out of its total, or\n"
+    "report no refused count at all (total - imported is then what it did not import). Which vendor\n"
+    "does what: docs/result.md, 'How each vendor maps into it'."
+)
+"""Printed under the table: what its counter columns are, and why a row need not add up."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +45,9 @@ class DemoRow:
         state = str(result.get("state", "-"))
         if self.run_state != "success":
             state += f" (run {self.run_state})"
-        rejected = (result.get("invalid") or 0) + (result.get("failed") or 0) if self.result else None
+        refused = [result.get(key) for key in ("invalid", "failed")]
+        # null, never 0, where the vendor reports neither count (the normalized result's rule)
+        rejected = None if all(count is None for count in refused) else sum(count or 0 for count in refused)
         return (
             str(result.get("vendor") or self.example.removeprefix("example_").removesuffix(".py")),
             str(result.get("job_id", "-")),
@@ -145,9 +154,21 @@ def main(argv: list[str] | None = None) -> int:
 
     dags = Path(args.dags).resolve()
     log_path = Path(args.log).resolve()
+    files = sorted(p for p in dags.glob("example_*.py") if not args.only or any(o in p.name for o in args.only))
+    if not files:
+        where = (
+            "has no example_*.py" + (f" matching {args.only}" if args.only else "")
+            if dags.is_dir()
+            else "does not exist"
+        )
+        print(
+            f"error: the DAG folder {dags} {where}. The example DAGs ship in the repository, not in the package:"
+            " run the demo from a clone (make demo), or pass --dags DIR.",
+            file=sys.stderr,
+        )
+        return 2
     _prepare_environment(Path(args.home).resolve(), dags)
     log_path.unlink(missing_ok=True)
-    files = sorted(p for p in dags.glob("example_*.py") if not args.only or any(o in p.name for o in args.only))
 
     with output_to(log_path) as terminal:
         from airflow.utils import db
@@ -167,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(_run_dag_file(path))
                 print(f"{rows[-1].run_state} in {rows[-1].seconds:.1f}s", file=terminal)
         failures = sum(row.run_state != "success" for row in rows)
-        print(f"\n{format_table(rows)}\n", file=terminal)
+        print(f"\n{format_table(rows)}\n\n{TABLE_NOTE}\n", file=terminal)
         print(f"{len(files) - failures} of {len(files)} example DAGs succeeded.", file=terminal)
     return 1 if failures else 0
 

@@ -80,7 +80,7 @@ SPEC: VendorSpec[Which50Settings, Which50Job] = VendorSpec(
     doc_url="https://app.which50.com/Which50API/Help",  # inferred: ASP.NET Web API help pages live under /Help
     docs={
         "state": "`CurrentStatus` via a configurable table (see below)",
-        "total": "TotalContacts",
+        "total": "TotalContacts (the page: contacts inserted or updated, so invalid ones are not in it)",
         "imported": "inserted + updated",
         "inserted": "InsertedContacts",
         "updated": "UpdatedContacts",
