@@ -43,7 +43,7 @@ SCREENSHOTS = (
     if os.environ.get("UPDATE_SCREENSHOTS")
     else Path(tempfile.gettempdir()) / "airflow-import-status-screenshots"
 )
-"""Where the browser check saves its PNGs; ``UPDATE_SCREENSHOTS=1`` refreshes the README's."""
+"""Where the browser check saves its PNGs; ``UPDATE_SCREENSHOTS=1`` refreshes the docs' (``dev/screenshots.py``)."""
 CHROMIUM = "/usr/bin/chromium"
 """Debian's chromium package: Playwright drives it, it never downloads a browser."""
 CHROMIUM_FLAGS = [

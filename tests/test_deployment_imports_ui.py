@@ -3,7 +3,7 @@
 The deployment loads the provider's plugin (``[core] lazy_discover_providers = False``: Airflow
 loads providers' plugins only then) and uses :class:`tests.plugins.auth_manager.DagLimitedAuthManager`
 so that a user can be limited to one DAG. Screenshots go where ``tests/test_deployment.py`` puts
-them (``UPDATE_SCREENSHOTS=1``: the README's).
+them (``UPDATE_SCREENSHOTS=1``: the docs', ``dev/screenshots.py``).
 """
 
 from __future__ import annotations
