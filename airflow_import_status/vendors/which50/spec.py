@@ -79,7 +79,7 @@ SPEC: VendorSpec[Which50Settings, Which50Job] = VendorSpec(
     class_prefix="Which50",
     doc_url="https://app.which50.com/Which50API/Help",  # inferred: ASP.NET Web API help pages live under /Help
     docs={
-        "state": "`CurrentStatus` via a configurable table (see below)",
+        "state": "`CurrentStatus` via a configurable table (connection extras `*_statuses`)",
         "total": "TotalContacts (the page: contacts inserted or updated, so invalid ones are not in it)",
         "imported": "inserted + updated",
         "inserted": "InsertedContacts",
