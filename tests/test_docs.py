@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 _PRIVATE_SOURCES = re.compile(r"shared/seeds|\bseeds\b", re.IGNORECASE)
@@ -59,6 +61,7 @@ def _broken_links(html_dir: Path) -> list[str]:
     return broken
 
 
+@pytest.mark.slow  # 10 s idle, 40 s on a loaded machine
 def test_the_docs_site_builds_with_warnings_as_errors_and_every_internal_link_resolves(tmp_path: Path) -> None:
     html = tmp_path / "html"
     build = subprocess.run(
