@@ -38,7 +38,7 @@ $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "no python3 found: set PYTHON=/path/to/python3.12" >&2; exit 1; }
 	$(call SAME_PYTHON,$(VENV),$(PYTHON)) || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet "apache-airflow==$(NEWEST_AIRFLOW)" -e ".[test]"
+	$(BIN)/pip install --quiet "apache-airflow==$(NEWEST_AIRFLOW)" -e ".[test,docs]"
 	touch $(STAMP)
 
 $(OLDEST_STAMP): pyproject.toml
@@ -65,7 +65,6 @@ help:
 
 # the docs site; -W: a warning (a broken cross-reference, an unknown directive, a missing include) fails it
 docs: $(STAMP)
-	$(BIN)/pip install --quiet -e ".[docs]"
 	$(BIN)/python -m sphinx -W --keep-going -b html docs docs/_build/html
 
 test: $(STAMP)
