@@ -134,21 +134,19 @@ ERROR_KINDS: tuple[tuple[type[BaseException], str], ...] = (
 
 _UNSAFE = re.compile(r"[^a-z0-9_]")
 _enabled: bool | None = None
+_legacy: bool = True
 
 
 def enabled() -> bool:
-    """Whether Airflow's metrics are on in this process (read once)."""
-    global _enabled
+    """Whether Airflow's metrics are on in this process (read once, with ``legacy_names_on``)."""
+    global _enabled, _legacy
     if _enabled is None:
+        _legacy = conf.getboolean("metrics", "legacy_names_on", fallback=True)
         _enabled = any(
             conf.getboolean("metrics", option, fallback=False)
             for option in ("statsd_on", "statsd_datadog_enabled", "otel_on")
         )
     return _enabled
-
-
-def _legacy_names() -> bool:
-    return conf.getboolean("metrics", "legacy_names_on", fallback=True)
 
 
 def vendor_tag(vendor: str) -> str:
@@ -168,7 +166,7 @@ def emit(metric: Metric, value: float | timedelta = 1, **tags: str) -> None:
     if not enabled():
         return
     sends = [(metric.name, tags)]
-    if _legacy_names():  # as Airflow's own: the tags in the name are not sent again as tags
+    if _legacy:  # as Airflow's own: the tags in the name are not sent again as tags
         extra = {tag: tags[tag] for tag in metric.tags if tag not in metric.legacy_tags}
         sends.append((metric.legacy_name(tags), extra))
     for name, name_tags in sends:

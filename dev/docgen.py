@@ -19,6 +19,7 @@ from airflow_import_status.vendors.spec import ConnectionField, VendorSpec
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 VENDOR_DOCS = ROOT / "docs" / "vendors"
+LINEAGE_DOC = ROOT / "docs" / "lineage.md"
 
 MAPPING_COLUMNS = ("state", *COUNTER_FIELDS, "progress", "details")
 """The normalized result's columns, as the vendor specs' ``docs`` describe each."""
@@ -80,6 +81,22 @@ def connections_section(specs: Sequence[VendorSpec[Any, Any]]) -> str:
             f"Every field: [docs/vendors/{spec.key}.md](docs/vendors/{spec.key}.md)."
         )
     return "\n\n".join(parts)
+
+
+def lineage_table(specs: Sequence[VendorSpec[Any, Any]]) -> str:
+    """docs/lineage.md: the OpenLineage dataset each vendor's import writes into."""
+    from airflow_import_status.lineage import host_of
+
+    lines = ["| vendor | namespace | name (the first whose fields are known) |", "|---|---|---|"]
+    for spec in specs:
+        if spec.dataset is None:
+            lines.append(f"| `{spec.key}` | {NOT_REPORTED} | none: the job names no list |")
+            continue
+        default = host_of(spec.dataset.default_host)
+        host = f"{{host}}` (default `{default}`)" if default else "{host}`"
+        names = " or ".join(f"`{name}`" for name in spec.dataset.names)
+        lines.append(f"| `{spec.key}` | `{spec.key}://{host} | {names} |")
+    return "\n".join(lines)
 
 
 def vendor_page(spec: VendorSpec[Any, Any]) -> str:
@@ -146,10 +163,10 @@ def _replace_block(text: str, name: str, body: str) -> str:
     begin, end = f"<!-- BEGIN GENERATED: {name} -->", f"<!-- END GENERATED: {name} -->"
     head, found, rest = text.partition(begin)
     if not found:
-        raise ValueError(f"README.md has no {begin} marker")
+        raise ValueError(f"no {begin} marker")
     _, found, tail = rest.partition(end)
     if not found:
-        raise ValueError(f"README.md has no {end} marker")
+        raise ValueError(f"no {end} marker")
     return f"{head}{begin}\n{body}\n{end}{tail}"
 
 
@@ -163,7 +180,7 @@ def expected_files() -> dict[Path, str]:
         ("connections", connections_section(specs)),
     ):
         readme = _replace_block(readme, name, body)
-    files = {README: readme}
+    files = {README: readme, LINEAGE_DOC: _replace_block(LINEAGE_DOC.read_text(), "lineage", lineage_table(specs))}
     files.update({VENDOR_DOCS / f"{spec.key}.md": vendor_page(spec) for spec in specs})
     return files
 

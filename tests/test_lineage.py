@@ -10,7 +10,7 @@ import pytest
 from airflow.sdk import Connection, ObjectStoragePath
 
 from airflow_import_status.lineage import OUTPUT_FACET, RUN_FACET, host_of, list_dataset, path_dataset
-from airflow_import_status.result import COUNTER_FIELDS
+from airflow_import_status.result import COUNTER_FIELDS, ImportResult, ImportState
 from airflow_import_status.simulators.contacts import write_csv
 from airflow_import_status.vendors import builtin_specs, get_spec
 from airflow_import_status.vendors.mypreferences.simulator import CLIENT_ID as MYPREFERENCES_CLIENT_ID
@@ -90,6 +90,68 @@ def test_each_vendor_names_its_list_from_the_job_and_never_a_secret_extra():
         secret_extras = {f.name for f in spec.connection.all_extras if f.secret}
         for pattern in spec.dataset.names if spec.dataset else ():
             assert not {name for name in secret_extras if f"{{{name}}}" in pattern}, f"{spec.key} names a secret"
+
+
+# ----- the provider's methods ----------------------------------------------------------------------------------
+def _operator(**kwargs: Any) -> Any:
+    from airflow_import_status.operators.which50 import Which50ImportOperator
+
+    return Which50ImportOperator(task_id="upload", contact_list_id=7, source="/data/contacts.csv", **kwargs)
+
+
+def _result(state: ImportState = ImportState.SUCCEEDED) -> ImportResult:
+    return ImportResult(
+        vendor="which50", job_id="42", state=state, vendor_status="Done", total=10, imported=8, invalid=2
+    )
+
+
+def test_start_names_the_source_and_the_list_without_statistics():
+    lineage = _operator().get_openlineage_facets_on_start()
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [("file", "/data/contacts.csv")]
+    [output] = lineage.outputs
+    assert output.namespace.startswith("which50://") and output.name == "contact_list/7"
+    assert output.outputFacets == {} and lineage.run_facets == {}
+
+
+def test_complete_carries_the_statistics_and_the_result():
+    task = _operator()
+    task.lineage_result = _result()
+    lineage = task.get_openlineage_facets_on_complete(object())
+    [output] = lineage.outputs
+    assert output.outputFacets["outputStatistics"].rowCount == 8
+    stats = output.outputFacets[OUTPUT_FACET]
+    assert (stats.imported, stats.refused, stats.total) == (8, 2, 10)
+    facet = lineage.run_facets[RUN_FACET]
+    assert (facet.vendor, facet.jobId, facet.state, facet.vendorStatus) == ("which50", "42", "succeeded", "Done")
+    assert facet.counters == {"total": 10, "imported": 8, "invalid": 2, "refused": 2}
+
+
+def test_the_refused_records_file_is_a_second_output_only_when_the_task_has_one():
+    task = _operator()
+    task.lineage_result = _result(ImportState.FAILED)
+    assert len(task.get_openlineage_facets_on_failure(object()).outputs) == 1, "no rejected_records_path attribute"
+    task.rejected_records_path = "/data/refused.csv"
+    outputs = task.get_openlineage_facets_on_failure(object()).outputs
+    assert [(d.namespace, d.name) for d in outputs[1:]] == [("file", "/data/refused.csv")]
+    assert len(task.get_openlineage_facets_on_start().outputs) == 1, "the file exists only once the import ended"
+    task.rejected_records_path = None
+    assert len(task.get_openlineage_facets_on_complete(object()).outputs) == 1
+
+
+def test_a_sensor_reports_the_list_and_a_task_without_a_result_no_facet(monkeypatch):
+    from airflow_import_status.sensors.isales import ISalesImportSensor
+
+    conn = {"conn_type": "isales", "host": "https://ak:sk-secret@10.1.2.3:8443/x", "login": "ak", "password": "sk"}
+    monkeypatch.setenv("AIRFLOW_CONN_ISALES_LINEAGE", json.dumps(conn))
+    sensor = ISalesImportSensor(
+        task_id="wait", vdn_id=3, import_task_id="t1", campaign_id="c9", isales_conn_id="isales_lineage"
+    )
+    lineage = sensor.get_openlineage_facets_on_complete(object())
+    assert lineage.inputs == []
+    assert [(d.namespace, d.name) for d in lineage.outputs] == [("isales://10.1.2.3:8443", "vdn/3/campaign/c9")]
+    assert lineage.run_facets == {}
+    monkeypatch.delenv("AIRFLOW_CONN_ISALES_LINEAGE")
+    assert sensor.get_openlineage_facets_on_start().outputs == [], "no host known: no list named"
 
 
 # ----- events from a real Airflow run ------------------------------------------------------------------------
