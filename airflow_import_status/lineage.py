@@ -151,12 +151,15 @@ def task_lineage(task: Any, task_instance: Any) -> OperatorLineage[Any, Any] | N
     """Inputs, outputs and the result facet of ``task``; ``task_instance`` is ``None`` at the start."""
     if not HAS_OPENLINEAGE or task.spec is None:
         return None
-    from airflow.providers.common.compat.openlineage.facet import (
-        InputDataset,
-        OutputDataset,
-        OutputStatisticsOutputDatasetFacet,
-    )
-    from airflow.providers.openlineage.extractors import OperatorLineage
+    try:
+        from airflow.providers.common.compat.openlineage.facet import (
+            InputDataset,
+            OutputDataset,
+            OutputStatisticsOutputDatasetFacet,
+        )
+        from airflow.providers.openlineage.extractors import OperatorLineage
+    except ImportError:  # the client without Airflow's provider: nothing to report to
+        return None
 
     result: ImportResult | None = getattr(task, "lineage_result", None) if task_instance is not None else None
     lineage: OperatorLineage[Any, Any] = OperatorLineage()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +155,26 @@ def test_a_sensor_reports_the_list_and_a_task_without_a_result_no_facet(monkeypa
     assert lineage.run_facets == {}
     monkeypatch.delenv("AIRFLOW_CONN_ISALES_LINEAGE")
     assert sensor.get_openlineage_facets_on_start().outputs == [], "no host known: no list named"
+
+
+def test_without_the_openlineage_provider_the_package_imports_and_reports_nothing():
+    code = (
+        "import sys\n"
+        "for name in ('openlineage', 'openlineage.client', 'airflow.providers.openlineage.extractors'):\n"
+        "    sys.modules[name] = None\n"
+        "from airflow_import_status import lineage\n"
+        "from airflow_import_status.operators.which50 import Which50ImportOperator\n"
+        "task = Which50ImportOperator(task_id='t', contact_list_id=1, source='/data/c.csv')\n"
+        "assert lineage.HAS_OPENLINEAGE is False\n"
+        "assert task.get_openlineage_facets_on_start() is None\n"
+        "assert task.get_openlineage_facets_on_complete(None) is None\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert done.stdout.strip().endswith("ok"), done.stderr[-3000:]
 
 
 # ----- events from a real Airflow run ------------------------------------------------------------------------
