@@ -35,7 +35,9 @@ def observed_runs(runs: list[dict[str, Any]], env: dict[str, str], workdir: Path
         timeout=timeout,
         check=False,
     )
-    assert done.returncode == 0, f"observed run failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+    (workdir / "child.log").write_text(f"{done.stdout}\n----- stderr\n{done.stderr}")
+    trace = done.stderr[done.stderr.find("Traceback") :] if "Traceback" in done.stderr else done.stderr
+    assert done.returncode == 0, f"observed run failed (log: {workdir / 'child.log'}):\n{trace[:6000]}"
     return list(json.loads(out.read_text()))
 
 

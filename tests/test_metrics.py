@@ -106,6 +106,18 @@ def _ours(lines: list[str]) -> tuple[dict[str, set[str]], set[tuple[str, str]]]:
     return names, tagged
 
 
+def _counts(lines: list[str]) -> dict[str, int]:
+    """The sum of each counter by name, whatever its tags (a legacy name holds one vendor, one state)."""
+    sums: dict[str, int] = {}
+    for line in lines:
+        stat, _, rest = line.partition(":")
+        value, _, kind = rest.partition("|")
+        name = stat.partition(",")[0][len(PREFIX) + 1 :]
+        if kind == "c" and name.startswith(f"{metrics.PREFIX}."):
+            sums[name] = sums.get(name, 0) + int(value)
+    return sums
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("airflow_db")
 def test_a_deferred_sensor_a_poke_sensor_and_an_operator_emit_the_documented_names(sim, statsd_listener, tmp_path):
@@ -172,6 +184,12 @@ def test_a_deferred_sensor_a_poke_sensor_and_an_operator_emit_the_documented_nam
     assert ("import_status.poll.errors", "vendor=luminate,path=worker,kind=transient") in tagged
     assert ("import_status.imports.finished.which50.succeeded", "") in tagged, "legacy names carry no tag twice"
     assert ("import_status.poll.duration.luminate", "path=worker,outcome=error") in tagged
+    counts = _counts(lines)
+    for vendor in ("which50", "luminate", "mailup"):
+        assert counts[f"import_status.imports.finished.{vendor}.succeeded"] == 1, f"{vendor}: one import, counted once"
+    assert counts["import_status.upload.rows.mailup"] == 10
+    assert counts["import_status.records.imported.mailup"] == results[2]["return_value"]["imported"] == 8
+    assert counts["import_status.poll.errors.luminate.transient"] == 1
     job_ids = {str(r["return_value"]["job_id"]) for r in results}
     assert not any(job_id in name.split(".") for name in names for job_id in job_ids), "a job id in a metric name"
     print("metric names seen:", *sorted(names), sep="\n  ")
