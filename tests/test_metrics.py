@@ -51,6 +51,7 @@ def test_error_kinds_are_a_bounded_set_most_specific_first():
 def test_a_vendor_key_goes_into_a_name_as_is_and_anything_else_is_made_safe():
     assert metrics.vendor_tag("which50") == "which50"
     assert metrics.vendor_tag("Odd.Vendor/1") == "odd_vendor_1"
+    assert len(metrics.vendor_tag("v" * 100)) == 40, "a name part is at most 40 characters"
 
 
 def test_off_by_default_nothing_is_sent(monkeypatch):
