@@ -56,6 +56,15 @@ except ImportError:  # before 3.3 the masker is process-local: registering it is
         mask_secret(secret)
 
 
+try:  # 3.3+: the task SDK's copy, which workers and the triggerer's trigger runner initialise
+    from airflow.sdk.observability.stats import Stats
+except ImportError:
+    try:  # 3.2
+        from airflow.observability.stats import Stats  # type: ignore[no-redef,assignment,unused-ignore]
+    except ImportError:  # 3.1
+        from airflow.stats import Stats  # type: ignore[no-redef,attr-defined,unused-ignore]
+
+
 def dag_bag_class() -> type[Any]:
     """Airflow's ``DagBag`` (imported on use: it loads much of Airflow)."""
     try:  # 3.2+
@@ -71,6 +80,7 @@ __all__ = [
     "AirflowFailException",
     "AirflowSensorTimeout",
     "AirflowSkipException",
+    "Stats",
     "amask_secret",
     "conf",
     "dag_bag_class",

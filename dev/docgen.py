@@ -25,6 +25,7 @@ BLOCKS = {
     DOCS / "index.md": ("vendors",),
     DOCS / "result.md": ("mapping",),
     DOCS / "connections.md": ("connections",),
+    DOCS / "lineage.md": ("lineage",),
 }
 """Which file holds which generated block (between ``<!-- BEGIN/END GENERATED: name -->`` markers)."""
 
@@ -88,6 +89,22 @@ def connections_section(specs: Sequence[VendorSpec[Any, Any]]) -> str:
             f"Every field: [{spec.display_name}](vendors/{spec.key}.md)."
         )
     return "\n\n".join(parts)
+
+
+def lineage_table(specs: Sequence[VendorSpec[Any, Any]]) -> str:
+    """docs/lineage.md: the OpenLineage dataset each vendor's import writes into."""
+    from airflow_import_status.lineage import host_of
+
+    lines = ["| vendor | namespace | name (the first whose fields are known) |", "|---|---|---|"]
+    for spec in specs:
+        if spec.dataset is None:
+            lines.append(f"| `{spec.key}` | {NOT_REPORTED} | none: the job names no list |")
+            continue
+        default = host_of(spec.dataset.default_host)
+        host = f"{{host}}` (default `{default}`)" if default else "{host}`"
+        names = " or ".join(f"`{name}`" for name in spec.dataset.names)
+        lines.append(f"| `{spec.key}` | `{spec.key}://{host} | {names} |")
+    return "\n".join(lines)
 
 
 def vendor_page(spec: VendorSpec[Any, Any]) -> str:
@@ -168,6 +185,7 @@ def expected_files() -> dict[Path, str]:
         "vendors": vendors_table(specs),
         "mapping": mapping_table(specs),
         "connections": connections_section(specs),
+        "lineage": lineage_table(specs),
     }
     files: dict[Path, str] = {}
     for path, names in BLOCKS.items():

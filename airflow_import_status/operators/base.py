@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import Variable
 
 from airflow_import_status.errors import ImportStatusError
+from airflow_import_status.metrics import upload_finished
 from airflow_import_status.operators.upload import ContactUpload, SourceError, startup_heap_frozen
 from airflow_import_status.sensors.base import ImportStatusSensor
 from airflow_import_status.version_compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
@@ -258,6 +259,7 @@ class ImportStartOperator(ImportStatusSensor):
         if upload.progress.bad_row_count:
             self.log.warning("%s bad rows: %s", upload.progress.bad_row_count, upload.bad_rows_text())
         self.log.info("Started %s job %s: %s", self.vendor, job_id, upload.progress.describe())
+        upload_finished(self.vendor, upload.progress)
         assert self.spec is not None
         job: dict[str, Any] = self.spec.job({**params, self._id_field: job_id}).to_params()
         return job

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 from airflow.sdk import Asset, BaseOperatorLink, BaseSensorOperator, PokeReturnValue
 
 from airflow_import_status.errors import ImportStatusError
+from airflow_import_status.lineage import ImportLineageMixin
+from airflow_import_status.metrics import observed_poll
 from airflow_import_status.polling import ErrorAction, PollPolicy, PollTracker
 from airflow_import_status.result import COUNTER_FIELDS, ImportResult, ImportState
 from airflow_import_status.triggers.import_status import (
@@ -63,7 +65,7 @@ class ImportConsoleLink(BaseOperatorLink):
         return (console_url() if callable(console_url) else None) or ""
 
 
-class ImportStatusSensor(BaseSensorOperator):
+class ImportStatusSensor(ImportLineageMixin, BaseSensorOperator):
     """Wait for a vendor import job to finish; return its normalized result.
 
     :param deferrable: defer to the triggerer while waiting; defaults to
@@ -199,7 +201,7 @@ class ImportStatusSensor(BaseSensorOperator):
     def _poll_once(self) -> ImportResult:
         """One sync poll; a bug or a bad job parameter fails the task at once, never retried."""
         try:
-            result: ImportResult = self.hook.poll(self.job())
+            result: ImportResult = observed_poll(self.vendor, self.hook.poll, self.job())
             return result
         except ImportStatusError:
             raise
@@ -295,6 +297,7 @@ class ImportStatusSensor(BaseSensorOperator):
 
     def _finish(self, context: Context, result: ImportResult) -> dict[str, Any]:
         """Push the result; fail a failed import or one that breaks the quality gate."""
+        self.lineage_result = result  # what the OpenLineage events report (lineage.py), no I/O in the listener
         data = result.to_dict()
         context["ti"].xcom_push(key=RESULT_XCOM_KEY, value=data)
         if result.state is ImportState.FAILED:

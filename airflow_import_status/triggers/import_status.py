@@ -14,6 +14,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_import_status.errors import ImportStatusError, TransientVendorError
+from airflow_import_status.metrics import observed_apoll
 from airflow_import_status.polling import ErrorAction, PollPolicy, PollTracker
 from airflow_import_status.result import ImportResult
 from airflow_import_status.runtime import RUNTIME
@@ -167,7 +168,7 @@ class ImportStatusTrigger(BaseTrigger):
         await RUNTIME.wait_for_first_poll_slot()
         while True:
             try:
-                result = await self._poll(hook, job)
+                result = await observed_apoll(hook.vendor, self._poll(hook, job))
             except Exception as err:
                 if not isinstance(err, ImportStatusError):
                     self.log.exception("%s: bug in airflow-import-status", label)

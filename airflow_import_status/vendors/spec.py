@@ -379,6 +379,22 @@ def _coerce_job_value(job_field_: dataclasses.Field[Any], raw: Any) -> Any:
     return str(raw).strip()
 
 
+# ----- lineage ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ListDataset:
+    """The vendor's list (or campaign) an import writes into, as OpenLineage names it (docs/lineage.md).
+
+    Namespace ``{vendor key}://{host[:port]}``: the connection's host (only the host and port of
+    it, never a user or password it may carry), or ``default_host`` when the connection names
+    none. Name: the first of ``names`` whose fields are all known, filled from the job fields and
+    the connection's non-secret extras (a job field wins).
+    """
+
+    names: tuple[str, ...]
+    """Format strings, e.g. ``"list/{list_id}"``; only job fields and non-secret extras can fill them."""
+    default_host: str = ""
+
+
 # ----- the vendor -------------------------------------------------------------------------------------------
 SettingsT = TypeVar("SettingsT")
 JobT = TypeVar("JobT", bound=ImportJob)
@@ -429,6 +445,8 @@ class VendorSpec(Generic[SettingsT, JobT]):
     """The vendor's public API documentation (the provider info's ``external-doc-url``)."""
     docs: Mapping[str, str] = field(default_factory=dict)
     """README/docs facts: ``mapping`` (how each result key is filled), ``connection`` (prose)."""
+    dataset: ListDataset | None = None
+    """The list an import writes into, for OpenLineage; ``None`` where the job names none."""
 
     @property
     def conn_type(self) -> str:

@@ -17,6 +17,7 @@ from airflow_import_status.vendors.spec import (
     ConnectionField,
     ConnectionSchema,
     ImportJob,
+    ListDataset,
     StandardField,
     VendorSpec,
     job_field,
@@ -111,6 +112,7 @@ SPEC: VendorSpec[ISalesSettings, ISalesJob] = VendorSpec(
     job_type=ISalesJob,
     status_table=STATUS_TABLE,
     class_prefix="ISales",
+    dataset=ListDataset(("vdn/{vdn_id}/campaign/{campaign_id}", "vdn/{vdn_id}/blacklist")),
     docs={
         "state": "`status`: 0 pending, 1 running, 2 succeeded, 3 failed",
         "total": (

@@ -20,6 +20,7 @@ from airflow_import_status.vendors.spec import (
     ConnectionSchema,
     ImportJob,
     JobFieldError,
+    ListDataset,
     StandardField,
     VendorSpec,
     job_field,
@@ -113,6 +114,7 @@ SPEC: VendorSpec[MailUpSettings, MailUpJob] = VendorSpec(
     job_type=MailUpJob,
     status_table=STATUS_TABLE,
     class_prefix="MailUp",
+    dataset=ListDataset(("list/{list_id}",)),
     docs={
         "state": "`StatusCode` 1 pending, 2 running, 3 succeeded (running while `IsRunning` is True), 4 failed",
         "total": "TotalContacts",

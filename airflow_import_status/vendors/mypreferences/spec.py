@@ -21,6 +21,7 @@ from airflow_import_status.vendors.spec import (
     ConnectionField,
     ConnectionSchema,
     ImportJob,
+    ListDataset,
     StandardField,
     VendorSpec,
     job_field,
@@ -149,6 +150,7 @@ SPEC: VendorSpec[MyPreferencesSettings, MyPreferencesJob] = VendorSpec(
     job_type=MyPreferencesJob,
     status_table=STATUS_TABLE,
     class_prefix="MyPreferences",
+    dataset=ListDataset(("client/{client_id}/profiles",), default_host=DEFAULT_BASE_URL),
     docs={
         "state": "`Status` via a configurable table (Initiated/Staging/Queued pending, Processing running, "
         "Completed/Complete succeeded, Failed failed)",

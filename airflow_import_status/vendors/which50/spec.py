@@ -17,6 +17,7 @@ from airflow_import_status.vendors.spec import (
     ConnectionField,
     ConnectionSchema,
     ImportJob,
+    ListDataset,
     StandardField,
     VendorSpec,
     job_field,
@@ -77,6 +78,7 @@ SPEC: VendorSpec[Which50Settings, Which50Job] = VendorSpec(
     job_type=Which50Job,
     status_table=STATUS_TABLE,
     class_prefix="Which50",
+    dataset=ListDataset(("contact_list/{contact_list_id}",), default_host=DEFAULT_BASE_URL),
     doc_url="https://app.which50.com/Which50API/Help",  # inferred: ASP.NET Web API help pages live under /Help
     docs={
         "state": "`CurrentStatus` via a configurable table (connection extras `*_statuses`)",
