@@ -10,6 +10,7 @@ retrying, failing and reporting are here, once, for every mode:
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping
 from datetime import timedelta
 from functools import cached_property
@@ -17,20 +18,30 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from airflow.sdk import Asset, BaseOperatorLink, BaseSensorOperator, PokeReturnValue
 
+from airflow_import_status import version_compat
 from airflow_import_status.errors import ImportStatusError
+from airflow_import_status.outcome import (
+    ASSET_EXTRA_FIELDS,
+    RESULT_XCOM_KEY,
+    Outcome,
+    QualityGate,
+    TriggerEnd,
+    decide_error,
+    decide_event,
+    decide_result,
+)
 from airflow_import_status.polling import ErrorAction, PollPolicy, PollTracker
-from airflow_import_status.result import COUNTER_FIELDS, ImportResult, ImportState
+from airflow_import_status.result import ImportResult
 from airflow_import_status.triggers.import_status import (
-    EventStatus,
     ImportStatusEvent,
     ImportStatusTrigger,
     bug_message,
 )
+from airflow_import_status.triggers.start import DEFERRAL_TIMEOUT_MARGIN, start_from_trigger_args
 from airflow_import_status.vendors.spec import JobFieldError, VendorSpec
 from airflow_import_status.version_compat import (
     AirflowException,
     AirflowFailException,
-    AirflowSensorTimeout,
     AirflowSkipException,
     conf,
 )
@@ -43,14 +54,14 @@ GATE_XCOM_KEY = "import_gate"
 """XCom key of the task's quality gate ``{"max_rejected": ..., "max_rejected_ratio": ...}``, pushed when it
 starts waiting (Airflow does not serialize these attributes; the Imports page draws the threshold)."""
 
-RESULT_XCOM_KEY = "import_result"
-"""XCom key holding the normalized result, on success and on failure alike."""
-
-ASSET_EXTRA_FIELDS = ("vendor", "job_id", "state", "vendor_status", "finished_at")
-"""Asset events carry these plus every counter."""
-
-DEFERRAL_TIMEOUT_MARGIN = timedelta(minutes=5)
-"""Airflow's own deferral timeout sits this far past the trigger's deadline, as a backstop."""
+__all__ = [
+    "ASSET_EXTRA_FIELDS",
+    "DEFERRAL_TIMEOUT_MARGIN",
+    "GATE_XCOM_KEY",
+    "RESULT_XCOM_KEY",
+    "ImportConsoleLink",
+    "ImportStatusSensor",
+]
 
 
 class ImportConsoleLink(BaseOperatorLink):
@@ -76,6 +87,10 @@ class ImportStatusSensor(BaseSensorOperator):
     :param retry_backoff: first backoff delay in seconds after a transient fault (doubles,
         with jitter, up to ``retry_backoff_max``).
     :param retry_backoff_max: longest backoff delay in seconds.
+    :param start_from_trigger: on Airflow 3.3+, start the wait in the triggerer, with no worker
+        run at all (implies ``end_from_trigger``); earlier releases warn and defer from a worker.
+    :param end_from_trigger: let the trigger end the task itself (no resume run on a worker)
+        where the triggerer can express the outcome (see docs/zero-worker-waiting.md).
     """
 
     spec: ClassVar[VendorSpec[Any, Any] | None] = None
@@ -106,6 +121,8 @@ class ImportStatusSensor(BaseSensorOperator):
         max_consecutive_failures: int = 5,
         retry_backoff: float = 5,
         retry_backoff_max: float = 300,
+        start_from_trigger: bool = False,
+        end_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
         spec = self.spec
@@ -121,10 +138,7 @@ class ImportStatusSensor(BaseSensorOperator):
             for name, value in params.items():
                 setattr(self, name, value)
             setattr(self, spec.conn_id_param, conn_id)
-        if max_rejected is not None and max_rejected < 0:
-            raise ValueError("max_rejected must be >= 0")
-        if max_rejected_ratio is not None and not 0 <= max_rejected_ratio <= 1:
-            raise ValueError("max_rejected_ratio must be within 0..1")
+        QualityGate(max_rejected, max_rejected_ratio)  # checks them
         self.deferrable = deferrable
         self.max_rejected = max_rejected
         self.max_rejected_ratio = max_rejected_ratio
@@ -135,6 +149,43 @@ class ImportStatusSensor(BaseSensorOperator):
             backoff_max=retry_backoff_max,
             not_found_grace=not_found_grace,
         )
+        self.end_from_trigger = end_from_trigger or start_from_trigger
+        self.start_from_trigger = self._can_start_from_trigger() if start_from_trigger else False
+        if self.start_from_trigger:
+            self.deferrable = True
+            self.start_trigger_args = start_from_trigger_args(self)
+
+    def _can_start_from_trigger(self) -> bool:
+        """Whether this release and these job parameters let the triggerer start the wait; warn why not."""
+        reason = None
+        if not version_compat.AIRFLOW_V_3_3_PLUS:
+            reason = "needs Airflow 3.3 or later (earlier releases ignore it)"
+        elif self.spec is None:
+            reason = "needs a vendor sensor"
+        else:
+            from airflow.sdk import XComArg
+
+            fields = (*self.job_fields, self.spec.conn_id_param)
+            upstream = [name for name in fields if isinstance(getattr(self, name), XComArg)]
+            if upstream:
+                reason = (
+                    f"cannot resolve an upstream task's output ({', '.join(upstream)}): the triggerer renders "
+                    "templates but never resolves an XComArg; pass a Jinja template such as "
+                    "\"{{ ti.xcom_pull(task_ids='upload') }}\" instead"
+                )
+        if reason is None:
+            return True
+        warnings.warn(
+            f"{type(self).__name__} {self.task_id!r}: start_from_trigger=True {reason}; "
+            "the task starts on a worker and defers from there",
+            UserWarning,
+            stacklevel=3,
+        )
+        return False
+
+    @property
+    def gate(self) -> QualityGate:
+        return QualityGate(self.max_rejected, self.max_rejected_ratio)
 
     # ----- identity -------------------------------------------------------------------------
     @property
@@ -169,9 +220,7 @@ class ImportStatusSensor(BaseSensorOperator):
     # ----- modes ----------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
         self.log.info("Waiting for %s (conn_id=%s)", self.job_label, self.conn_id)
-        context["ti"].xcom_push(
-            key=GATE_XCOM_KEY, value={"max_rejected": self.max_rejected, "max_rejected_ratio": self.max_rejected_ratio}
-        )
+        context["ti"].xcom_push(key=GATE_XCOM_KEY, value=self.gate.to_dict())
         if not self.deferrable:
             return super().execute(context)
         now = time.time()
@@ -179,6 +228,7 @@ class ImportStatusSensor(BaseSensorOperator):
         if finished is not None:
             return finished
         deadline = now + self.timeout if self.timeout else None
+        self._record_console_link(context)
         self.defer(
             trigger=ImportStatusTrigger(
                 **(
@@ -191,10 +241,28 @@ class ImportStatusSensor(BaseSensorOperator):
                 policy=self.policy.to_dict(),
                 deadline=deadline,
                 waiting_since=now,
+                end=self.trigger_end().to_dict() if self.end_from_trigger else None,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout) + DEFERRAL_TIMEOUT_MARGIN if self.timeout else None,
         )
+
+    def trigger_end(self) -> TriggerEnd:
+        """What the trigger needs to end this task itself with the outcome a worker would give it."""
+        assets = any(isinstance(outlet, Asset) for outlet in self.outlets or ())
+        return TriggerEnd(
+            gate=self.gate,
+            soft_fail=bool(self.soft_fail or getattr(self, "never_fail", False)),
+            retries=int(self.retries or 0),
+            worker_only="asset outlets (their events carry the result)" if assets else None,
+            xcoms={GATE_XCOM_KEY: self.gate.to_dict()},
+        )
+
+    def _record_console_link(self, context: Context) -> None:
+        """The "Vendor console" link now, not only when the task finishes (when Airflow 3 records extra links)."""
+        url = self.console_url()
+        if url:
+            context["ti"].xcom_push(key=ImportConsoleLink().xcom_key, value=url)
 
     def _poll_once(self) -> ImportResult:
         """One sync poll; a bug or a bad job parameter fails the task at once, never retried."""
@@ -219,8 +287,9 @@ class ImportStatusSensor(BaseSensorOperator):
             result = self._poll_once()
         except ImportStatusError as err:
             decision = tracker.failed(err)
-            if decision.action is ErrorAction.FAIL and not decision.retryable_task:
-                self._fail(AirflowFailException(decision.message))
+            ended = decide_error(decision)
+            if ended is not None and isinstance(error := ended.exception(), AirflowFailException):
+                self._fail(error)
             self.log.warning("%s; the trigger takes over", decision.message)
             return None
         self._log_progress(result)
@@ -257,10 +326,9 @@ class ImportStatusSensor(BaseSensorOperator):
                 result = self._poll_once()
             except ImportStatusError as err:
                 decision = tracker.failed(err)
-                if decision.action is ErrorAction.FAIL:
-                    raise (AirflowException if decision.retryable_task else AirflowFailException)(
-                        decision.message
-                    ) from None
+                ended = decide_error(decision)
+                if ended is not None:
+                    raise ended.exception() from None  # type: ignore[misc]
                 self.log.warning(decision.message)
                 remaining = tracker.waiting_since + self.timeout - time.time()
                 if decision.action is ErrorAction.WAIT or remaining <= 0:
@@ -278,14 +346,9 @@ class ImportStatusSensor(BaseSensorOperator):
             outcome = ImportStatusEvent.from_payload(event)
         except ValueError as err:
             raise AirflowException(f"{self.job_label}: malformed trigger event: {err}") from None
-        if outcome.status is EventStatus.TIMEOUT:
-            if outcome.result is not None:
-                context["ti"].xcom_push(key=RESULT_XCOM_KEY, value=outcome.result.to_dict())
-            raise AirflowSensorTimeout(outcome.message)
-        if outcome.status is EventStatus.ERROR:
-            raise (AirflowException if outcome.retryable else AirflowFailException)(outcome.message)
-        assert outcome.result is not None
-        return self._finish(context, outcome.result)
+        if self.start_from_trigger:  # execute never ran: the trigger started the wait
+            context["ti"].xcom_push(key=GATE_XCOM_KEY, value=self.gate.to_dict())
+        return self._carry_out(context, decide_event(outcome, self.gate, self.job_label))
 
     # ----- shared outcome rules ---------------------------------------------------------------
     def _log_progress(self, result: ImportResult) -> None:
@@ -295,50 +358,22 @@ class ImportStatusSensor(BaseSensorOperator):
 
     def _finish(self, context: Context, result: ImportResult) -> dict[str, Any]:
         """Push the result; fail a failed import or one that breaks the quality gate."""
-        data = result.to_dict()
-        context["ti"].xcom_push(key=RESULT_XCOM_KEY, value=data)
-        if result.state is ImportState.FAILED:
-            raise AirflowFailException(
-                f"{self.job_label} failed: vendor status {result.vendor_status!r}"
-                + (f", vendor message: {result.message}" if result.message else "")
-                + f" ({result.progress_line()})"
-            )
-        self._check_quality(result)
-        self._annotate_assets(context, data)
-        self.log.info("%s succeeded: %s", self.job_label, result.progress_line())
-        return data
+        return self._carry_out(context, decide_result(result, self.gate, self.job_label))
 
-    def _check_quality(self, result: ImportResult) -> None:
-        """Fail a succeeded import with too many rejected records; a gate that cannot be checked fails too."""
-        if self.max_rejected is None and self.max_rejected_ratio is None:
-            return
-        if result.invalid is None and result.failed is None:
-            raise AirflowFailException(
-                f"{self.job_label}: a quality gate (max_rejected / max_rejected_ratio) is set but "
-                f"{result.vendor} reports no invalid or failed record counts to check it against"
-            )
-        rejected = result.rejected
-        if self.max_rejected is not None and rejected > self.max_rejected:
-            raise AirflowFailException(
-                f"{self.job_label} succeeded but {rejected} records were rejected "
-                f"(invalid={result.invalid}, failed={result.failed}), more than max_rejected={self.max_rejected}"
-            )
-        if self.max_rejected_ratio is not None:
-            if result.total is None:
-                raise AirflowFailException(
-                    f"{self.job_label}: max_rejected_ratio is set but {result.vendor} "
-                    "reports no total to check it against"
-                )
-            ratio = rejected / result.total if result.total else (1.0 if rejected else 0.0)
-            if ratio > self.max_rejected_ratio:
-                raise AirflowFailException(
-                    f"{self.job_label} succeeded but {rejected}/{result.total} records ({ratio:.1%}) were rejected, "
-                    f"more than max_rejected_ratio={self.max_rejected_ratio:.1%}"
-                )
+    def _carry_out(self, context: Context, outcome: Outcome) -> dict[str, Any]:
+        """Do on the worker what ``outcome`` says: its XComs (``return_value`` by returning), assets, exception."""
+        for key, value in outcome.xcoms.items():
+            if key != "return_value":
+                context["ti"].xcom_push(key=key, value=value)
+        error = outcome.exception()
+        if error is not None:
+            raise error
+        self._annotate_assets(context, outcome.asset_extra())
+        self.log.info(outcome.message)
+        return outcome.xcoms["return_value"]  # type: ignore[no-any-return]
 
-    def _annotate_assets(self, context: Context, data: Mapping[str, Any]) -> None:
+    def _annotate_assets(self, context: Context, extra: Mapping[str, Any]) -> None:
         """Put the normalized counters on the asset events of this task's Asset outlets."""
-        extra = {key: data[key] for key in (*ASSET_EXTRA_FIELDS, *COUNTER_FIELDS)}
         for outlet in self.outlets or ():
             if isinstance(outlet, Asset):
                 context["outlet_events"][outlet].extra.update(extra)
