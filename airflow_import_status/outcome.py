@@ -184,6 +184,8 @@ class TriggerEnd:
         whose events carry the result), or ``None``.
     :param xcoms: XComs the worker would have left besides the outcome's (the quality gate, the
         vendor console link).
+    :param forget_variable: an Airflow Variable the worker deletes once the outcome is final (a
+        start-import operator's ledger); the trigger deletes it when it ends the task so.
     """
 
     gate: QualityGate
@@ -191,6 +193,7 @@ class TriggerEnd:
     retries: int = 0
     worker_only: str | None = None
     xcoms: Mapping[str, Any] | None = None
+    forget_variable: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -199,6 +202,7 @@ class TriggerEnd:
             "retries": self.retries,
             "worker_only": self.worker_only,
             "xcoms": dict(self.xcoms or {}),
+            "forget_variable": self.forget_variable,
         }
 
     @classmethod
@@ -209,6 +213,7 @@ class TriggerEnd:
             retries=int(data.get("retries") or 0),
             worker_only=data.get("worker_only"),
             xcoms=dict(data.get("xcoms") or {}),
+            forget_variable=data.get("forget_variable"),
         )
 
 

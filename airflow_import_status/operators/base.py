@@ -18,6 +18,7 @@ Cloud's ``reuse_existing_run``). Requests that create or add are never retried a
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from collections.abc import Callable, Iterator, Mapping
@@ -27,6 +28,7 @@ from airflow.sdk import Variable
 
 from airflow_import_status.errors import ImportStatusError
 from airflow_import_status.operators.upload import ContactUpload, SourceError, startup_heap_frozen
+from airflow_import_status.outcome import TriggerEnd
 from airflow_import_status.sensors.base import ImportStatusSensor
 from airflow_import_status.version_compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
@@ -57,6 +59,8 @@ class ImportStartOperator(ImportStatusSensor):
     :param max_bad_rows: bad rows tolerated; more and the import is not started (default 0).
     :param wait_for_completion: wait for the import (default) or return right after the start.
     :param reupload_on_retry: upload again on a retry instead of waiting on the job already started.
+    :param end_from_trigger: let the trigger end the task once the import finishes (no resume run on
+        a worker) where the triggerer can express the outcome (default); ``False``: resume on a worker.
 
     Every waiting parameter is :class:`~airflow_import_status.sensors.base.ImportStatusSensor`'s.
     """
@@ -79,6 +83,7 @@ class ImportStartOperator(ImportStatusSensor):
         max_bad_rows: int = 0,
         wait_for_completion: bool = True,
         reupload_on_retry: bool = False,
+        end_from_trigger: bool = True,
         **kwargs: Any,
     ) -> None:
         spec = self.spec
@@ -86,8 +91,10 @@ class ImportStartOperator(ImportStatusSensor):
         id_field = spec.job_type.id_field()
         if kwargs.get(id_field) is not None:
             raise TypeError(f"{type(self).__name__} starts the import itself: it takes no {id_field!r}")
+        if kwargs.get("start_from_trigger"):
+            raise TypeError(f"{type(self).__name__} uploads on a worker: it cannot start from the trigger")
         kwargs[id_field] = "(started by this task)"
-        super().__init__(**kwargs)
+        super().__init__(end_from_trigger=end_from_trigger, **kwargs)
         setattr(self, id_field, None)
         if batch_size is not None and not 1 <= batch_size <= self.max_batch_size:
             raise ValueError(f"batch_size must be within 1..{self.max_batch_size}")
@@ -198,6 +205,11 @@ class ImportStartOperator(ImportStatusSensor):
             context, lambda: super(ImportStartOperator, self).execute_complete(context, event)
         )
         return result
+
+    def trigger_end(self, context: Context | None = None) -> TriggerEnd:
+        """The sensor's, and the ledger to forget when the trigger ends the task with a final outcome."""
+        end = super().trigger_end(context)
+        return dataclasses.replace(end, forget_variable=ledger_key(context)) if context is not None else end
 
     def bind_job(self, job: Mapping[str, Any]) -> None:
         """Wait on ``job`` (its job fields), started by this task: what polling reads."""

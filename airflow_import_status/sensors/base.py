@@ -139,7 +139,6 @@ class ImportStatusSensor(BaseSensorOperator):
                 setattr(self, name, value)
             setattr(self, spec.conn_id_param, conn_id)
         QualityGate(max_rejected, max_rejected_ratio)  # checks them
-        self.deferrable = deferrable
         self.max_rejected = max_rejected
         self.max_rejected_ratio = max_rejected_ratio
         self.policy = PollPolicy(
@@ -150,9 +149,9 @@ class ImportStatusSensor(BaseSensorOperator):
             not_found_grace=not_found_grace,
         )
         self.end_from_trigger = end_from_trigger or start_from_trigger
+        self.deferrable = deferrable or start_from_trigger  # where it cannot start there, it defers from a worker
         self.start_from_trigger = self._can_start_from_trigger() if start_from_trigger else False
         if self.start_from_trigger:
-            self.deferrable = True
             self.start_trigger_args = start_from_trigger_args(self)
 
     def _can_start_from_trigger(self) -> bool:
@@ -167,11 +166,16 @@ class ImportStatusSensor(BaseSensorOperator):
 
             fields = (*self.job_fields, self.spec.conn_id_param)
             upstream = [name for name in fields if isinstance(getattr(self, name), XComArg)]
+            pulled = [name for name in fields if "xcom_pull" in str(getattr(self, name))]
             if upstream:
                 reason = (
                     f"cannot resolve an upstream task's output ({', '.join(upstream)}): the triggerer renders "
-                    "templates but never resolves an XComArg; pass a Jinja template such as "
-                    "\"{{ ti.xcom_pull(task_ids='upload') }}\" instead"
+                    "templates but never resolves an XComArg"
+                )
+            elif pulled:
+                reason = (
+                    f"cannot render xcom_pull ({', '.join(pulled)}): Airflow 3.3's triggerer does not answer "
+                    "the XCom request it makes (GetXComSequenceSlice), so the wait would hang"
                 )
         if reason is None:
             return True
@@ -241,14 +245,17 @@ class ImportStatusSensor(BaseSensorOperator):
                 policy=self.policy.to_dict(),
                 deadline=deadline,
                 waiting_since=now,
-                end=self.trigger_end().to_dict() if self.end_from_trigger else None,
+                end=self.trigger_end(context).to_dict() if self.end_from_trigger else None,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout) + DEFERRAL_TIMEOUT_MARGIN if self.timeout else None,
         )
 
-    def trigger_end(self) -> TriggerEnd:
-        """What the trigger needs to end this task itself with the outcome a worker would give it."""
+    def trigger_end(self, context: Context | None = None) -> TriggerEnd:
+        """What the trigger needs to end this task itself with the outcome a worker would give it.
+
+        ``context`` is ``None`` when the DAG is parsed (``start_from_trigger``).
+        """
         assets = any(isinstance(outlet, Asset) for outlet in self.outlets or ())
         return TriggerEnd(
             gate=self.gate,

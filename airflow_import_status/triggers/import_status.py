@@ -162,7 +162,7 @@ class ImportStatusTrigger(BaseTrigger):
             yield TriggerEvent(event.to_payload())  # type: ignore[no-untyped-call]
             return
         hook = self._hook()
-        yield end_event(
+        yield await end_event(
             event,
             TriggerEnd.from_dict(self.end),
             f"{hook.vendor} import job {hook.job_label(self.job)}",
