@@ -65,6 +65,7 @@ class ImportStartOperator(ImportStatusSensor):
     Every waiting parameter is :class:`~airflow_import_status.sensors.base.ImportStatusSensor`'s.
     """
 
+    starts_job = True
     max_batch_size: ClassVar[int] = 10_000
     """The vendor's limit of rows per request."""
     start_template_fields: ClassVar[tuple[str, ...]] = ()
@@ -86,16 +87,10 @@ class ImportStartOperator(ImportStatusSensor):
         end_from_trigger: bool = True,
         **kwargs: Any,
     ) -> None:
-        spec = self.spec
-        assert spec is not None, "a vendor operator sets spec"
-        id_field = spec.job_type.id_field()
-        if kwargs.get(id_field) is not None:
-            raise TypeError(f"{type(self).__name__} starts the import itself: it takes no {id_field!r}")
+        assert self.spec is not None, "a vendor operator sets spec"
         if kwargs.get("start_from_trigger"):
             raise TypeError(f"{type(self).__name__} uploads on a worker: it cannot start from the trigger")
-        kwargs[id_field] = "(started by this task)"
         super().__init__(end_from_trigger=end_from_trigger, **kwargs)
-        setattr(self, id_field, None)
         if batch_size is not None and not 1 <= batch_size <= self.max_batch_size:
             raise ValueError(f"batch_size must be within 1..{self.max_batch_size}")
         if max_bad_rows < 0:

@@ -98,6 +98,9 @@ class ImportStatusSensor(BaseSensorOperator):
     hook_class: ClassVar[type[Any]]
     job_fields: ClassVar[tuple[str, ...]]
     """The sensor's attributes that identify the job (from the spec's job type)."""
+    starts_job: ClassVar[bool] = False
+    """The task starts the job itself (a start-import operator): its job id is not a parameter but
+    bound once the vendor returns it (``bind_job``)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -131,8 +134,13 @@ class ImportStatusSensor(BaseSensorOperator):
             conn_id = kwargs.pop(spec.conn_id_param, None) or spec.default_conn_id
         super().__init__(poke_interval=poke_interval, **kwargs)
         if spec is not None:
+            owner = f"{type(self).__name__} {self.task_id!r}"
+            if self.starts_job and params[spec.job_type.id_field()] is not None:
+                raise TypeError(f"{owner} starts the import itself: it takes no {spec.job_type.id_field()!r}")
             try:
-                spec.job_type.check_params(params, f"{type(self).__name__} {self.task_id!r}")
+                spec.job_type.check_params(
+                    {**params, spec.job_type.id_field(): "bound at run time"} if self.starts_job else params, owner
+                )
             except JobFieldError as err:
                 raise TypeError(str(err)) from None
             for name, value in params.items():
