@@ -17,7 +17,7 @@ from airflow.triggers.base import BaseTaskEndEvent
 
 from airflow_import_status.sensors.base import ImportConsoleLink
 from airflow_import_status.triggers.ending import CONSOLE_LINK_XCOM_KEY
-from tests.registry import VENDOR_CASES, vendor_case
+from tests.registry import OPERATOR_VENDORS, VENDOR_CASES, operator_class, vendor_case
 from tests.sensor_harness import SensorRun, run_sensor
 from tests.triggerer_harness import TriggererRuns, triggerer_semantics
 
@@ -119,3 +119,39 @@ def test_the_console_link_is_recorded_before_the_wait_under_airflows_key(sim):
     run = run_sensor(case.sensor_class, "deferrable", timeout=1, **case.job_kwargs(job))
     assert run.state == "failed"
     assert run.xcoms[CONSOLE_LINK_XCOM_KEY].startswith("http"), run.xcoms
+
+
+def _ledgers() -> int:
+    from airflow.models import Variable
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        return session.query(Variable).filter(Variable.key.like("import_status.job.%")).count()
+
+
+def _without_job_ids(value: Any, ids: set[str]) -> Any:
+    """``value`` with the started job's id and name blanked (each run's DAG starts its own job)."""
+    if isinstance(value, dict):
+        return {key: _without_job_ids(item, ids) for key, item in value.items()}
+    if str(value) in ids or str(value).startswith("sensor_harness_"):  # MyPreferences names it after the run
+        return "<job>"
+    return _comparable(value)
+
+
+@pytest.mark.parametrize("vendor", OPERATOR_VENDORS)
+def test_an_operator_uploads_on_a_worker_and_its_trigger_ends_the_wait(sim, vendor):
+    case = vendor_case(vendor)
+    rows = [{"email": f"user{i}@example.com", "first_name": f"User {i}"} for i in range(3)]
+    kwargs = case.operator_kwargs(rows, deferrable=True)
+    earlier = _ledgers()
+    with triggerer_semantics() as resumed_runs:
+        resumed = run_sensor(operator_class(case), "deferrable", end_from_trigger=False, **kwargs)
+    with triggerer_semantics() as ended_runs:
+        ended = run_sensor(operator_class(case), "deferrable", **kwargs)  # end_from_trigger by default
+
+    assert (resumed.state, ended.state) == ("success", "success")
+    assert (resumed_runs.worker_runs, ended_runs.worker_runs) == (2, 1), "the upload; no resume run"
+    assert all(isinstance(event, BaseTaskEndEvent) for event in ended_runs.events)
+    ids = {str(run.import_job[case.id_field]) for run in (resumed, ended)}
+    assert _without_job_ids(ended.xcoms, ids) == _without_job_ids(resumed.xcoms, ids)
+    assert _ledgers() == earlier, "the trigger that ended the task left the operator's ledger behind"
