@@ -180,8 +180,8 @@ class TriggerEnd:
     :param gate: the task's quality gate.
     :param soft_fail: the sensor's ``soft_fail`` or ``never_fail``: a failure skips the task.
     :param retries: the task's ``retries``.
-    :param worker_only: why the task must end on a worker whatever happens (e.g. asset outlets
-        whose events carry the result), or ``None``.
+    :param worker_only: why the task must end on a worker whatever happens (e.g. outlets, whose
+        asset events only a worker emits), or ``None``.
     :param xcoms: XComs the worker would have left besides the outcome's (the quality gate, the
         vendor console link).
     :param forget_variable: an Airflow Variable the worker deletes once the outcome is final (a
@@ -228,8 +228,8 @@ def trigger_end_state(outcome: Outcome, end: TriggerEnd) -> EndState | None:
 
     Airflow 3.3's triggerer turns a failed-task event into ``up_for_retry`` whenever the task has
     retries left (``airflow/models/trigger.py``), so it can express "fail without retry" only for
-    a task with ``retries=0``; a retryable error is exactly what it expresses. A success with
-    asset outlets resumes on a worker (the triggerer emits no asset events).
+    a task with ``retries=0``; a retryable error is exactly what it expresses. A task with outlets
+    resumes on a worker (the triggerer emits no asset events for a task it ends).
     """
     if end.worker_only is not None:
         return None

@@ -264,12 +264,12 @@ class ImportStatusSensor(BaseSensorOperator):
 
         ``context`` is ``None`` when the DAG is parsed (``start_from_trigger``).
         """
-        assets = any(isinstance(outlet, Asset) for outlet in self.outlets or ())
+        # a task its trigger ends emits no asset events at all (airflow/models/trigger.py registers no asset changes)
         return TriggerEnd(
             gate=self.gate,
             soft_fail=bool(self.soft_fail or getattr(self, "never_fail", False)),
             retries=int(self.retries or 0),
-            worker_only="asset outlets (their events carry the result)" if assets else None,
+            worker_only="outlets (only a worker emits their asset events)" if self.outlets else None,
             xcoms={GATE_XCOM_KEY: self.gate.to_dict()},
         )
 
