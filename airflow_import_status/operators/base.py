@@ -1,11 +1,13 @@
 """The start-import operator base: upload the contacts, start the import, wait for it, in one task.
 
-It *is* the sensor base with a start in front (no second copy of the waiting, quality gate,
-XCom, asset and failure logic): ``execute`` starts the import on the worker, puts the job's
-identity in XCom (key ``import_job``) the moment the vendor returns it, then waits exactly as
-the vendor's sensor does (deferrable by default from ``[operators] default_deferrable``, or
-the poke loop with ``deferrable=False``); ``wait_for_completion=False`` returns right after
-the start with the job's identity.
+It shares the vendor sensor's waiting base (:class:`~airflow_import_status.sensors.base.ImportWaitingTask`:
+no second copy of the waiting, quality gate, XCom, asset and failure logic) but takes no job id:
+``execute`` starts the import on the worker, puts the job's identity in XCom (key
+``import_job``) the moment the vendor returns it, then waits exactly as the vendor's sensor
+does (deferrable by default from ``[operators] default_deferrable``, or the poke loop with
+``deferrable=False``); ``wait_for_completion=False`` returns right after the start with the
+job's identity. A deferred wait ends in the triggerer (``end_from_trigger=True``, no resume run
+on a worker) where the outcome allows.
 
 **Never twice.** Airflow deletes a task instance's XComs when a new try starts (the task
 runner clears ``xcom_keys_to_clear`` before ``execute``; only a resume from deferral keeps
@@ -29,7 +31,7 @@ from airflow.sdk import Variable
 from airflow_import_status.errors import ImportStatusError
 from airflow_import_status.operators.upload import ContactUpload, SourceError, startup_heap_frozen
 from airflow_import_status.outcome import TriggerEnd
-from airflow_import_status.sensors.base import ImportStatusSensor
+from airflow_import_status.sensors.base import ImportWaitingTask
 from airflow_import_status.version_compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
 if TYPE_CHECKING:
@@ -47,7 +49,7 @@ def ledger_key(context: Context) -> str:
     return f"import_status.job.{ti.dag_id}.{ti.run_id}.{ti.task_id}.{map_index}"
 
 
-class ImportStartOperator(ImportStatusSensor):
+class ImportStartOperator(ImportWaitingTask):
     """Upload contacts to a vendor, start its import, and wait for it like the vendor's sensor.
 
     :param source: a local path, an ``ObjectStoragePath`` or a list of dicts (templated).
@@ -62,7 +64,7 @@ class ImportStartOperator(ImportStatusSensor):
     :param end_from_trigger: let the trigger end the task once the import finishes (no resume run on
         a worker) where the triggerer can express the outcome (default); ``False``: resume on a worker.
 
-    Every waiting parameter is :class:`~airflow_import_status.sensors.base.ImportStatusSensor`'s.
+    Every waiting parameter is :class:`~airflow_import_status.sensors.base.ImportWaitingTask`'s.
     """
 
     starts_job = True

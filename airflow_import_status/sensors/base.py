@@ -61,6 +61,7 @@ __all__ = [
     "RESULT_XCOM_KEY",
     "ImportConsoleLink",
     "ImportStatusSensor",
+    "ImportWaitingTask",
 ]
 
 
@@ -74,8 +75,13 @@ class ImportConsoleLink(BaseOperatorLink):
         return (console_url() if callable(console_url) else None) or ""
 
 
-class ImportStatusSensor(BaseSensorOperator):
-    """Wait for a vendor import job to finish; return its normalized result.
+class ImportWaitingTask(BaseSensorOperator):
+    """A task that waits for a vendor import job to finish and returns its normalized result.
+
+    What :class:`ImportStatusSensor` (the job given) and
+    :class:`~airflow_import_status.operators.base.ImportStartOperator` (the job started by the
+    task) share: the waiting parameters, every mode, the trigger, and the outcome rules of
+    :mod:`airflow_import_status.outcome`.
 
     :param deferrable: defer to the triggerer while waiting; defaults to
         ``[operators] default_deferrable``.
@@ -392,3 +398,11 @@ class ImportStatusSensor(BaseSensorOperator):
         for outlet in self.outlets or ():
             if isinstance(outlet, Asset):
                 context["outlet_events"][outlet].extra.update(extra)
+
+
+class ImportStatusSensor(ImportWaitingTask):
+    """Wait for a vendor import job to finish; return its normalized result.
+
+    A vendor sensor sets ``spec``: its job fields (templated) and connection id become keyword
+    parameters. Every other parameter is :class:`ImportWaitingTask`'s.
+    """

@@ -21,7 +21,7 @@ from airflow_import_status.triggers.import_status import ImportStatusTrigger
 from airflow_import_status.vendors import get_spec
 
 if TYPE_CHECKING:
-    from airflow_import_status.sensors.base import ImportStatusSensor
+    from airflow_import_status.sensors.base import ImportWaitingTask
 
 DEFERRAL_TIMEOUT_MARGIN = timedelta(minutes=5)
 """Airflow's own deferral timeout sits this far past the trigger's deadline, as a backstop."""
@@ -74,7 +74,7 @@ class ImportStatusStartTrigger(ImportStatusTrigger):
             yield event
 
 
-def start_from_trigger_args(sensor: ImportStatusSensor) -> StartTriggerArgs:
+def start_from_trigger_args(sensor: ImportWaitingTask) -> StartTriggerArgs:
     """The ``start_trigger_args`` of a vendor sensor with ``start_from_trigger=True``."""
     spec = sensor.spec
     assert spec is not None, "start_from_trigger needs a vendor sensor"
