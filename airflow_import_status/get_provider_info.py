@@ -58,5 +58,11 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_import_status.sensors.base.ImportConsoleLink"],
+        # loaded with [core] lazy_discover_providers = False; not an airflow.plugins entry point: the task
+        # SDK's plugin loader (3.3.2) stops at the first plugin it sees twice, and an editable checkout
+        # on sys.path shows this package's entry points twice, so OpenLineage's listener was lost
+        "plugins": [
+            {"name": "import_status", "plugin-class": "airflow_import_status.plugins.import_status.ImportStatusPlugin"}
+        ],
         "connection-types": [spec.connection_type() for spec in specs],
     }

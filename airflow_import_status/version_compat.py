@@ -26,6 +26,10 @@ AIRFLOW_V_3_2_PLUS = get_base_airflow_version_tuple() >= (3, 2, 0)
 """The UI reads ``conn-fields`` / ``ui-field-behaviour`` from the provider info (before: from
 each hook class's own ``get_connection_form_widgets`` / ``get_ui_field_behaviour``)."""
 
+AIRFLOW_V_3_3_PLUS = get_base_airflow_version_tuple() >= (3, 3, 0)
+"""The triggerer honours ``start_from_trigger`` (3.1 and 3.2 ignore it: apache/airflow#54646, #55068)
+and renders the task's templated fields before starting its trigger."""
+
 try:  # 3.2+
     from airflow.sdk.exceptions import (
         AirflowException,
@@ -76,6 +80,7 @@ def dag_bag_class() -> type[Any]:
 
 __all__ = [
     "AIRFLOW_V_3_2_PLUS",
+    "AIRFLOW_V_3_3_PLUS",
     "AirflowException",
     "AirflowFailException",
     "AirflowSensorTimeout",

@@ -13,7 +13,7 @@ import importlib.util
 import itertools
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,8 @@ class SensorRun:
     try_number: int
     was_deferred: bool
     trigger_kwargs: list[dict[str, Any]]
+    xcoms: dict[str, Any] = field(default_factory=dict)
+    """Every XCom the task instance left, by key."""
 
 
 @contextlib.contextmanager
@@ -121,4 +123,8 @@ def run_sensor(
             try_number=ti.try_number,
             was_deferred=bool(trigger_runs),
             trigger_kwargs=trigger_runs,
+            xcoms={
+                row.key: XComModel.deserialize_value(row)
+                for row in session.query(XComModel).filter_by(dag_id=dag_id, run_id=dag_run.run_id, task_id="wait")
+            },
         )

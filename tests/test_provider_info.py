@@ -92,27 +92,22 @@ def test_one_version_everywhere():
     assert f"## {__version__}" in changelog
 
 
-def test_the_imports_plugin_loads_with_airflows_default_lazy_provider_discovery(monkeypatch):
-    """An ``airflow.plugins`` entry point, not a provider-info plugin: no ``lazy_discover_providers = False`` needed.
 
-    A checkout installed with ``pip install -e .`` also has the package's metadata in
-    ``airflow_import_status.egg-info`` beside it; with the checkout on ``sys.path`` Airflow sees
-    that second copy of the entry point and skips it ("already registered"). The installed wheel
-    has one (``dev/wheel-check`` asserts no plugin import error there).
-    """
-    from importlib.metadata import distributions
+def test_the_imports_plugin_is_a_provider_plugin_and_loads_once_with_lazy_discovery_off(monkeypatch):
+    """Listed in the provider info (no ``airflow.plugins`` entry point: see get_provider_info.py)."""
+    from importlib.metadata import entry_points
 
     from airflow import plugins_manager, settings
 
-    copies = sum(dist.metadata["Name"] == "airflow-import-status" for dist in distributions())
-    for lazy in (True, False):
-        monkeypatch.setattr(settings, "LAZY_LOAD_PROVIDERS", lazy)
+    assert not [ep for ep in entry_points(group="airflow.plugins") if ep.value.startswith("airflow_import_status")]
+    assert INFO["plugins"] == [
+        {"name": "import_status", "plugin-class": "airflow_import_status.plugins.import_status.ImportStatusPlugin"}
+    ]
+    monkeypatch.setattr(settings, "LAZY_LOAD_PROVIDERS", False)
+    plugins_manager._get_plugins.cache_clear()
+    try:
+        plugins, errors = plugins_manager._get_plugins()
+    finally:
         plugins_manager._get_plugins.cache_clear()
-        try:
-            plugins, errors = plugins_manager._get_plugins()
-        finally:
-            plugins_manager._get_plugins.cache_clear()
-        assert [p.name for p in plugins].count("import_status") == 1, f"lazy_discover_providers={lazy}"
-        skipped = [name for name in errors if "airflow-import-status" in name or "import_status" in name]
-        assert len(skipped) == copies - 1, errors
-    assert "plugins" not in INFO
+    assert [p.name for p in plugins].count("import_status") == 1
+    assert not [name for name in errors if "import_status" in name], errors

@@ -1,11 +1,15 @@
 """The start-import operator base: upload the contacts, start the import, wait for it, in one task.
 
-It *is* the sensor base with a start in front (no second copy of the waiting, quality gate,
-XCom, asset and failure logic): ``execute`` starts the import on the worker, puts the job's
-identity in XCom (key ``import_job``) the moment the vendor returns it, then waits exactly as
-the vendor's sensor does (deferrable by default from ``[operators] default_deferrable``, or
-the poke loop with ``deferrable=False``); ``wait_for_completion=False`` returns right after
-the start with the job's identity.
+It shares the vendor sensor's waiting base (:class:`~airflow_import_status.sensors.base.ImportWaitingTask`:
+no second copy of the waiting, quality gate, XCom, asset and failure logic) but takes no job id:
+``execute`` starts the import on the worker, puts the job's identity in XCom (key
+``import_job``) the moment the vendor returns it, then waits exactly as the vendor's sensor
+does (deferrable by default from ``[operators] default_deferrable``, or the poke loop with
+``deferrable=False``); ``wait_for_completion=False`` returns right after the start with the
+job's identity. With ``end_from_trigger=True`` a deferred wait ends in the triggerer (no resume
+run on a worker) where the outcome allows; it is off by default because Airflow refuses a DAG
+with such a task while any listener is registered (the OpenLineage provider's, for one:
+``dagbag.py`` "Listeners are not supported with end_from_trigger=True").
 
 **Never twice.** Airflow deletes a task instance's XComs when a new try starts (the task
 runner clears ``xcom_keys_to_clear`` before ``execute``; only a resume from deferral keeps
@@ -18,6 +22,7 @@ Cloud's ``reuse_existing_run``). Requests that create or add are never retried a
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from collections.abc import Callable, Iterator, Mapping
@@ -28,7 +33,8 @@ from airflow.sdk import Variable
 from airflow_import_status.errors import ImportStatusError
 from airflow_import_status.metrics import upload_finished
 from airflow_import_status.operators.upload import ContactUpload, SourceError, startup_heap_frozen
-from airflow_import_status.sensors.base import ImportStatusSensor
+from airflow_import_status.outcome import TriggerEnd
+from airflow_import_status.sensors.base import ImportWaitingTask
 from airflow_import_status.version_compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
 if TYPE_CHECKING:
@@ -46,7 +52,7 @@ def ledger_key(context: Context) -> str:
     return f"import_status.job.{ti.dag_id}.{ti.run_id}.{ti.task_id}.{map_index}"
 
 
-class ImportStartOperator(ImportStatusSensor):
+class ImportStartOperator(ImportWaitingTask):
     """Upload contacts to a vendor, start its import, and wait for it like the vendor's sensor.
 
     :param source: a local path, an ``ObjectStoragePath`` or a list of dicts (templated).
@@ -58,10 +64,14 @@ class ImportStartOperator(ImportStatusSensor):
     :param max_bad_rows: bad rows tolerated; more and the import is not started (default 0).
     :param wait_for_completion: wait for the import (default) or return right after the start.
     :param reupload_on_retry: upload again on a retry instead of waiting on the job already started.
+    :param end_from_trigger: let the trigger end the task once the import finishes (no resume run on
+        a worker) where the triggerer can express the outcome; off by default (Airflow refuses the DAG
+        while a listener, e.g. OpenLineage's, is registered).
 
-    Every waiting parameter is :class:`~airflow_import_status.sensors.base.ImportStatusSensor`'s.
+    Every waiting parameter is :class:`~airflow_import_status.sensors.base.ImportWaitingTask`'s.
     """
 
+    starts_job = True
     max_batch_size: ClassVar[int] = 10_000
     """The vendor's limit of rows per request."""
     start_template_fields: ClassVar[tuple[str, ...]] = ()
@@ -80,16 +90,13 @@ class ImportStartOperator(ImportStatusSensor):
         max_bad_rows: int = 0,
         wait_for_completion: bool = True,
         reupload_on_retry: bool = False,
+        end_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
-        spec = self.spec
-        assert spec is not None, "a vendor operator sets spec"
-        id_field = spec.job_type.id_field()
-        if kwargs.get(id_field) is not None:
-            raise TypeError(f"{type(self).__name__} starts the import itself: it takes no {id_field!r}")
-        kwargs[id_field] = "(started by this task)"
-        super().__init__(**kwargs)
-        setattr(self, id_field, None)
+        assert self.spec is not None, "a vendor operator sets spec"
+        if kwargs.get("start_from_trigger"):
+            raise TypeError(f"{type(self).__name__} uploads on a worker: it cannot start from the trigger")
+        super().__init__(end_from_trigger=end_from_trigger, **kwargs)
         if batch_size is not None and not 1 <= batch_size <= self.max_batch_size:
             raise ValueError(f"batch_size must be within 1..{self.max_batch_size}")
         if max_bad_rows < 0:
@@ -199,6 +206,11 @@ class ImportStartOperator(ImportStatusSensor):
             context, lambda: super(ImportStartOperator, self).execute_complete(context, event)
         )
         return result
+
+    def trigger_end(self, context: Context | None = None) -> TriggerEnd:
+        """The sensor's, and the ledger to forget when the trigger ends the task with a final outcome."""
+        end = super().trigger_end(context)
+        return dataclasses.replace(end, forget_variable=ledger_key(context)) if context is not None else end
 
     def bind_job(self, job: Mapping[str, Any]) -> None:
         """Wait on ``job`` (its job fields), started by this task: what polling reads."""

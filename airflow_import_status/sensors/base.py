@@ -10,6 +10,7 @@ retrying, failing and reporting are here, once, for every mode:
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Mapping
 from datetime import timedelta
 from functools import cached_property
@@ -17,22 +18,32 @@ from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 from airflow.sdk import Asset, BaseOperatorLink, BaseSensorOperator, PokeReturnValue
 
+from airflow_import_status import version_compat
 from airflow_import_status.errors import ImportStatusError
 from airflow_import_status.lineage import ImportLineageMixin
 from airflow_import_status.metrics import observed_poll
+from airflow_import_status.outcome import (
+    ASSET_EXTRA_FIELDS,
+    RESULT_XCOM_KEY,
+    Outcome,
+    QualityGate,
+    TriggerEnd,
+    decide_error,
+    decide_event,
+    decide_result,
+)
 from airflow_import_status.polling import ErrorAction, PollPolicy, PollTracker
-from airflow_import_status.result import COUNTER_FIELDS, ImportResult, ImportState
+from airflow_import_status.result import ImportResult
 from airflow_import_status.triggers.import_status import (
-    EventStatus,
     ImportStatusEvent,
     ImportStatusTrigger,
     bug_message,
 )
+from airflow_import_status.triggers.start import DEFERRAL_TIMEOUT_MARGIN, start_from_trigger_args
 from airflow_import_status.vendors.spec import JobFieldError, VendorSpec
 from airflow_import_status.version_compat import (
     AirflowException,
     AirflowFailException,
-    AirflowSensorTimeout,
     AirflowSkipException,
     conf,
 )
@@ -45,14 +56,15 @@ GATE_XCOM_KEY = "import_gate"
 """XCom key of the task's quality gate ``{"max_rejected": ..., "max_rejected_ratio": ...}``, pushed when it
 starts waiting (Airflow does not serialize these attributes; the Imports page draws the threshold)."""
 
-RESULT_XCOM_KEY = "import_result"
-"""XCom key holding the normalized result, on success and on failure alike."""
-
-ASSET_EXTRA_FIELDS = ("vendor", "job_id", "state", "vendor_status", "finished_at")
-"""Asset events carry these plus every counter."""
-
-DEFERRAL_TIMEOUT_MARGIN = timedelta(minutes=5)
-"""Airflow's own deferral timeout sits this far past the trigger's deadline, as a backstop."""
+__all__ = [
+    "ASSET_EXTRA_FIELDS",
+    "DEFERRAL_TIMEOUT_MARGIN",
+    "GATE_XCOM_KEY",
+    "RESULT_XCOM_KEY",
+    "ImportConsoleLink",
+    "ImportStatusSensor",
+    "ImportWaitingTask",
+]
 
 
 class ImportConsoleLink(BaseOperatorLink):
@@ -65,8 +77,13 @@ class ImportConsoleLink(BaseOperatorLink):
         return (console_url() if callable(console_url) else None) or ""
 
 
-class ImportStatusSensor(ImportLineageMixin, BaseSensorOperator):
-    """Wait for a vendor import job to finish; return its normalized result.
+class ImportWaitingTask(ImportLineageMixin, BaseSensorOperator):
+    """A task that waits for a vendor import job to finish and returns its normalized result.
+
+    What :class:`ImportStatusSensor` (the job given) and
+    :class:`~airflow_import_status.operators.base.ImportStartOperator` (the job started by the
+    task) share: the waiting parameters, every mode, the trigger, and the outcome rules of
+    :mod:`airflow_import_status.outcome`.
 
     :param deferrable: defer to the triggerer while waiting; defaults to
         ``[operators] default_deferrable``.
@@ -78,6 +95,10 @@ class ImportStatusSensor(ImportLineageMixin, BaseSensorOperator):
     :param retry_backoff: first backoff delay in seconds after a transient fault (doubles,
         with jitter, up to ``retry_backoff_max``).
     :param retry_backoff_max: longest backoff delay in seconds.
+    :param start_from_trigger: on Airflow 3.3+, start the wait in the triggerer, with no worker
+        run at all (implies ``end_from_trigger``); earlier releases warn and defer from a worker.
+    :param end_from_trigger: let the trigger end the task itself (no resume run on a worker)
+        where the triggerer can express the outcome (see docs/zero-worker-waiting.md).
     """
 
     spec: ClassVar[VendorSpec[Any, Any] | None] = None
@@ -85,6 +106,9 @@ class ImportStatusSensor(ImportLineageMixin, BaseSensorOperator):
     hook_class: ClassVar[type[Any]]
     job_fields: ClassVar[tuple[str, ...]]
     """The sensor's attributes that identify the job (from the spec's job type)."""
+    starts_job: ClassVar[bool] = False
+    """The task starts the job itself (a start-import operator): its job id is not a parameter but
+    bound once the vendor returns it (``bind_job``)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -108,6 +132,8 @@ class ImportStatusSensor(ImportLineageMixin, BaseSensorOperator):
         max_consecutive_failures: int = 5,
         retry_backoff: float = 5,
         retry_backoff_max: float = 300,
+        start_from_trigger: bool = False,
+        end_from_trigger: bool = False,
         **kwargs: Any,
     ) -> None:
         spec = self.spec
@@ -116,18 +142,19 @@ class ImportStatusSensor(ImportLineageMixin, BaseSensorOperator):
             conn_id = kwargs.pop(spec.conn_id_param, None) or spec.default_conn_id
         super().__init__(poke_interval=poke_interval, **kwargs)
         if spec is not None:
+            owner = f"{type(self).__name__} {self.task_id!r}"
+            if self.starts_job and params[spec.job_type.id_field()] is not None:
+                raise TypeError(f"{owner} starts the import itself: it takes no {spec.job_type.id_field()!r}")
             try:
-                spec.job_type.check_params(params, f"{type(self).__name__} {self.task_id!r}")
+                spec.job_type.check_params(
+                    {**params, spec.job_type.id_field(): "bound at run time"} if self.starts_job else params, owner
+                )
             except JobFieldError as err:
                 raise TypeError(str(err)) from None
             for name, value in params.items():
                 setattr(self, name, value)
             setattr(self, spec.conn_id_param, conn_id)
-        if max_rejected is not None and max_rejected < 0:
-            raise ValueError("max_rejected must be >= 0")
-        if max_rejected_ratio is not None and not 0 <= max_rejected_ratio <= 1:
-            raise ValueError("max_rejected_ratio must be within 0..1")
-        self.deferrable = deferrable
+        QualityGate(max_rejected, max_rejected_ratio)  # checks them
         self.max_rejected = max_rejected
         self.max_rejected_ratio = max_rejected_ratio
         self.policy = PollPolicy(
@@ -137,6 +164,48 @@ class ImportStatusSensor(ImportLineageMixin, BaseSensorOperator):
             backoff_max=retry_backoff_max,
             not_found_grace=not_found_grace,
         )
+        self.end_from_trigger = end_from_trigger or start_from_trigger
+        self.deferrable = deferrable or start_from_trigger  # where it cannot start there, it defers from a worker
+        self.start_from_trigger = self._can_start_from_trigger() if start_from_trigger else False
+        if self.start_from_trigger:
+            self.start_trigger_args = start_from_trigger_args(self)
+
+    def _can_start_from_trigger(self) -> bool:
+        """Whether this release and these job parameters let the triggerer start the wait; warn why not."""
+        reason = None
+        if not version_compat.AIRFLOW_V_3_3_PLUS:
+            reason = "needs Airflow 3.3 or later (earlier releases ignore it)"
+        elif self.spec is None:
+            reason = "needs a vendor sensor"
+        else:
+            from airflow.sdk import XComArg
+
+            fields = (*self.job_fields, self.spec.conn_id_param)
+            upstream = [name for name in fields if isinstance(getattr(self, name), XComArg)]
+            pulled = [name for name in fields if "xcom_pull" in str(getattr(self, name))]
+            if upstream:
+                reason = (
+                    f"cannot resolve an upstream task's output ({', '.join(upstream)}): the triggerer renders "
+                    "templates but never resolves an XComArg"
+                )
+            elif pulled:
+                reason = (
+                    f"cannot render xcom_pull ({', '.join(pulled)}): Airflow 3.3's triggerer does not answer "
+                    "the XCom request it makes (GetXComSequenceSlice), so the wait would hang"
+                )
+        if reason is None:
+            return True
+        warnings.warn(
+            f"{type(self).__name__} {self.task_id!r}: start_from_trigger=True {reason}; "
+            "the task starts on a worker and defers from there",
+            UserWarning,
+            stacklevel=3,
+        )
+        return False
+
+    @property
+    def gate(self) -> QualityGate:
+        return QualityGate(self.max_rejected, self.max_rejected_ratio)
 
     # ----- identity -------------------------------------------------------------------------
     @property
@@ -171,9 +240,7 @@ class ImportStatusSensor(ImportLineageMixin, BaseSensorOperator):
     # ----- modes ----------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
         self.log.info("Waiting for %s (conn_id=%s)", self.job_label, self.conn_id)
-        context["ti"].xcom_push(
-            key=GATE_XCOM_KEY, value={"max_rejected": self.max_rejected, "max_rejected_ratio": self.max_rejected_ratio}
-        )
+        context["ti"].xcom_push(key=GATE_XCOM_KEY, value=self.gate.to_dict())
         if not self.deferrable:
             return super().execute(context)
         now = time.time()
@@ -181,6 +248,7 @@ class ImportStatusSensor(ImportLineageMixin, BaseSensorOperator):
         if finished is not None:
             return finished
         deadline = now + self.timeout if self.timeout else None
+        self._record_console_link(context)
         self.defer(
             trigger=ImportStatusTrigger(
                 **(
@@ -193,10 +261,31 @@ class ImportStatusSensor(ImportLineageMixin, BaseSensorOperator):
                 policy=self.policy.to_dict(),
                 deadline=deadline,
                 waiting_since=now,
+                end=self.trigger_end(context).to_dict() if self.end_from_trigger else None,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout) + DEFERRAL_TIMEOUT_MARGIN if self.timeout else None,
         )
+
+    def trigger_end(self, context: Context | None = None) -> TriggerEnd:
+        """What the trigger needs to end this task itself with the outcome a worker would give it.
+
+        ``context`` is ``None`` when the DAG is parsed (``start_from_trigger``).
+        """
+        # a task its trigger ends emits no asset events at all (airflow/models/trigger.py registers no asset changes)
+        return TriggerEnd(
+            gate=self.gate,
+            soft_fail=bool(self.soft_fail or getattr(self, "never_fail", False)),
+            retries=int(self.retries or 0),
+            worker_only="outlets (only a worker emits their asset events)" if self.outlets else None,
+            xcoms={GATE_XCOM_KEY: self.gate.to_dict()},
+        )
+
+    def _record_console_link(self, context: Context) -> None:
+        """The "Vendor console" link now, not only when the task finishes (when Airflow 3 records extra links)."""
+        url = self.console_url()
+        if url:
+            context["ti"].xcom_push(key=ImportConsoleLink().xcom_key, value=url)
 
     def _poll_once(self) -> ImportResult:
         """One sync poll; a bug or a bad job parameter fails the task at once, never retried."""
@@ -221,8 +310,9 @@ class ImportStatusSensor(ImportLineageMixin, BaseSensorOperator):
             result = self._poll_once()
         except ImportStatusError as err:
             decision = tracker.failed(err)
-            if decision.action is ErrorAction.FAIL and not decision.retryable_task:
-                self._fail(AirflowFailException(decision.message))
+            ended = decide_error(decision)
+            if ended is not None and isinstance(error := ended.exception(), AirflowFailException):
+                self._fail(error)
             self.log.warning("%s; the trigger takes over", decision.message)
             return None
         self._log_progress(result)
@@ -259,10 +349,9 @@ class ImportStatusSensor(ImportLineageMixin, BaseSensorOperator):
                 result = self._poll_once()
             except ImportStatusError as err:
                 decision = tracker.failed(err)
-                if decision.action is ErrorAction.FAIL:
-                    raise (AirflowException if decision.retryable_task else AirflowFailException)(
-                        decision.message
-                    ) from None
+                ended = decide_error(decision)
+                if ended is not None:
+                    raise ended.exception() from None  # type: ignore[misc]
                 self.log.warning(decision.message)
                 remaining = tracker.waiting_since + self.timeout - time.time()
                 if decision.action is ErrorAction.WAIT or remaining <= 0:
@@ -280,14 +369,9 @@ class ImportStatusSensor(ImportLineageMixin, BaseSensorOperator):
             outcome = ImportStatusEvent.from_payload(event)
         except ValueError as err:
             raise AirflowException(f"{self.job_label}: malformed trigger event: {err}") from None
-        if outcome.status is EventStatus.TIMEOUT:
-            if outcome.result is not None:
-                context["ti"].xcom_push(key=RESULT_XCOM_KEY, value=outcome.result.to_dict())
-            raise AirflowSensorTimeout(outcome.message)
-        if outcome.status is EventStatus.ERROR:
-            raise (AirflowException if outcome.retryable else AirflowFailException)(outcome.message)
-        assert outcome.result is not None
-        return self._finish(context, outcome.result)
+        if self.start_from_trigger:  # execute never ran: the trigger started the wait
+            context["ti"].xcom_push(key=GATE_XCOM_KEY, value=self.gate.to_dict())
+        return self._carry_out(context, decide_event(outcome, self.gate, self.job_label))
 
     # ----- shared outcome rules ---------------------------------------------------------------
     def _log_progress(self, result: ImportResult) -> None:
@@ -297,51 +381,31 @@ class ImportStatusSensor(ImportLineageMixin, BaseSensorOperator):
 
     def _finish(self, context: Context, result: ImportResult) -> dict[str, Any]:
         """Push the result; fail a failed import or one that breaks the quality gate."""
-        self.lineage_result = result  # what the OpenLineage events report (lineage.py), no I/O in the listener
-        data = result.to_dict()
-        context["ti"].xcom_push(key=RESULT_XCOM_KEY, value=data)
-        if result.state is ImportState.FAILED:
-            raise AirflowFailException(
-                f"{self.job_label} failed: vendor status {result.vendor_status!r}"
-                + (f", vendor message: {result.message}" if result.message else "")
-                + f" ({result.progress_line()})"
-            )
-        self._check_quality(result)
-        self._annotate_assets(context, data)
-        self.log.info("%s succeeded: %s", self.job_label, result.progress_line())
-        return data
+        return self._carry_out(context, decide_result(result, self.gate, self.job_label))
 
-    def _check_quality(self, result: ImportResult) -> None:
-        """Fail a succeeded import with too many rejected records; a gate that cannot be checked fails too."""
-        if self.max_rejected is None and self.max_rejected_ratio is None:
-            return
-        if result.invalid is None and result.failed is None:
-            raise AirflowFailException(
-                f"{self.job_label}: a quality gate (max_rejected / max_rejected_ratio) is set but "
-                f"{result.vendor} reports no invalid or failed record counts to check it against"
-            )
-        rejected = result.rejected
-        if self.max_rejected is not None and rejected > self.max_rejected:
-            raise AirflowFailException(
-                f"{self.job_label} succeeded but {rejected} records were rejected "
-                f"(invalid={result.invalid}, failed={result.failed}), more than max_rejected={self.max_rejected}"
-            )
-        if self.max_rejected_ratio is not None:
-            if result.total is None:
-                raise AirflowFailException(
-                    f"{self.job_label}: max_rejected_ratio is set but {result.vendor} "
-                    "reports no total to check it against"
-                )
-            ratio = rejected / result.total if result.total else (1.0 if rejected else 0.0)
-            if ratio > self.max_rejected_ratio:
-                raise AirflowFailException(
-                    f"{self.job_label} succeeded but {rejected}/{result.total} records ({ratio:.1%}) were rejected, "
-                    f"more than max_rejected_ratio={self.max_rejected_ratio:.1%}"
-                )
+    def _carry_out(self, context: Context, outcome: Outcome) -> dict[str, Any]:
+        """Do on the worker what ``outcome`` says: its XComs (``return_value`` by returning), assets, exception."""
+        self.lineage_result = outcome.result  # what the OpenLineage events report (lineage.py), no I/O in the listener
+        for key, value in outcome.xcoms.items():
+            if key != "return_value":
+                context["ti"].xcom_push(key=key, value=value)
+        error = outcome.exception()
+        if error is not None:
+            raise error
+        self._annotate_assets(context, outcome.asset_extra())
+        self.log.info(outcome.message)
+        return outcome.xcoms["return_value"]  # type: ignore[no-any-return]
 
-    def _annotate_assets(self, context: Context, data: Mapping[str, Any]) -> None:
+    def _annotate_assets(self, context: Context, extra: Mapping[str, Any]) -> None:
         """Put the normalized counters on the asset events of this task's Asset outlets."""
-        extra = {key: data[key] for key in (*ASSET_EXTRA_FIELDS, *COUNTER_FIELDS)}
         for outlet in self.outlets or ():
             if isinstance(outlet, Asset):
                 context["outlet_events"][outlet].extra.update(extra)
+
+
+class ImportStatusSensor(ImportWaitingTask):
+    """Wait for a vendor import job to finish; return its normalized result.
+
+    A vendor sensor sets ``spec``: its job fields (templated) and connection id become keyword
+    parameters. Every other parameter is :class:`ImportWaitingTask`'s.
+    """

@@ -15,9 +15,11 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_import_status.errors import ImportStatusError, TransientVendorError
 from airflow_import_status.metrics import observed_apoll
+from airflow_import_status.outcome import TriggerEnd
 from airflow_import_status.polling import ErrorAction, PollPolicy, PollTracker
 from airflow_import_status.result import ImportResult
 from airflow_import_status.runtime import RUNTIME
+from airflow_import_status.triggers.ending import end_event
 from airflow_import_status.vendors import all_specs, get_spec
 from airflow_import_status.vendors.spec import JobFieldError
 
@@ -112,6 +114,8 @@ class ImportStatusTrigger(BaseTrigger):
     :param policy: :class:`PollPolicy` fields.
     :param deadline: epoch seconds after which the trigger makes one last poll and times out.
     :param waiting_since: epoch seconds when the sensor started waiting.
+    :param end: :class:`~airflow_import_status.outcome.TriggerEnd` fields: end the task in the
+        triggerer (``end_from_trigger``) where the outcome allows; ``None`` resumes it on a worker.
     """
 
     def __init__(
@@ -124,6 +128,7 @@ class ImportStatusTrigger(BaseTrigger):
         policy: dict[str, float],
         deadline: float | None,
         waiting_since: float,
+        end: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         if vendor is None and hook_class is None:
@@ -135,6 +140,7 @@ class ImportStatusTrigger(BaseTrigger):
         self.policy = dict(policy)
         self.deadline = deadline
         self.waiting_since = waiting_since
+        self.end = end
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -146,12 +152,32 @@ class ImportStatusTrigger(BaseTrigger):
                 "policy": self.policy,
                 "deadline": self.deadline,
                 "waiting_since": self.waiting_since,
+                **({"end": self.end} if self.end is not None else {}),
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         event = await self._wait()
-        yield TriggerEvent(event.to_payload())  # type: ignore[no-untyped-call]
+        # only a real triggerer (it sets task_instance) applies task-end events; dag.test() resumes the task
+        if self.end is None or self.task_instance is None:
+            yield TriggerEvent(event.to_payload())  # type: ignore[no-untyped-call]
+            return
+        hook = self._hook()
+        yield await end_event(
+            event,
+            TriggerEnd.from_dict(self.end),
+            f"{hook.vendor} import job {hook.job_label(self.job)}",
+            await self._console_link(hook),
+            self.log,
+        )
+
+    async def _console_link(self, hook: Any) -> str | None:
+        try:
+            url: str | None = hook.spec.codec.console_url(await hook.aget_settings(), hook.make_job(self.job))
+            return url
+        except Exception:  # a link is never worth failing the task
+            self.log.warning("No vendor console link", exc_info=True)
+            return None
 
     def _hook(self) -> Any:
         return get_spec(self.vendor or vendor_of_hook_class(str(self.hook_class))).hook_class(self.conn_id)
