@@ -92,7 +92,6 @@ def test_one_version_everywhere():
     assert f"## {__version__}" in changelog
 
 
-
 def test_the_imports_plugin_is_a_provider_plugin_and_loads_once_with_lazy_discovery_off(monkeypatch):
     """Listed in the provider info (no ``airflow.plugins`` entry point: see get_provider_info.py)."""
     from importlib.metadata import entry_points
