@@ -48,6 +48,8 @@ class SensorRun:
     try_number: int
     was_deferred: bool
     trigger_kwargs: list[dict[str, Any]]
+    rejected_records: Any = None
+    """The summary a task with ``rejected_records_path`` pushed under ``rejected_records``."""
 
 
 @contextlib.contextmanager
@@ -121,4 +123,5 @@ def run_sensor(
             try_number=ti.try_number,
             was_deferred=bool(trigger_runs),
             trigger_kwargs=trigger_runs,
+            rejected_records=xcom("rejected_records"),
         )

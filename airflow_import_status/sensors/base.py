@@ -19,6 +19,7 @@ from airflow.sdk import Asset, BaseOperatorLink, BaseSensorOperator, PokeReturnV
 
 from airflow_import_status.errors import ImportStatusError
 from airflow_import_status.polling import ErrorAction, PollPolicy, PollTracker
+from airflow_import_status.rejected import DEFAULT_MAX_REJECTED_RECORDS, refused_records_written
 from airflow_import_status.result import COUNTER_FIELDS, ImportResult, ImportState
 from airflow_import_status.triggers.import_status import (
     EventStatus,
@@ -76,6 +77,10 @@ class ImportStatusSensor(BaseSensorOperator):
     :param retry_backoff: first backoff delay in seconds after a transient fault (doubles,
         with jitter, up to ``retry_backoff_max``).
     :param retry_backoff_max: longest backoff delay in seconds.
+    :param rejected_records_path: once the import finished, write its refused records there (templated;
+        a local path, an ``ObjectStoragePath`` or a URL; CSV, or JSON Lines for ``.jsonl``);
+        see :mod:`airflow_import_status.rejected`.
+    :param max_rejected_records: refused records written at most, per source (upload, vendor).
     """
 
     spec: ClassVar[VendorSpec[Any, Any] | None] = None
@@ -90,7 +95,7 @@ class ImportStatusSensor(BaseSensorOperator):
         if spec is not None:
             cls.hook_class = spec.hook_class
             cls.job_fields = spec.job_type.field_names()
-            cls.template_fields = (*cls.job_fields, spec.conn_id_param)
+            cls.template_fields = (*cls.job_fields, spec.conn_id_param, "rejected_records_path")
 
     operator_extra_links = (ImportConsoleLink(),)
     ui_color = "#e8f4fd"
@@ -106,6 +111,8 @@ class ImportStatusSensor(BaseSensorOperator):
         max_consecutive_failures: int = 5,
         retry_backoff: float = 5,
         retry_backoff_max: float = 300,
+        rejected_records_path: Any = None,
+        max_rejected_records: int = DEFAULT_MAX_REJECTED_RECORDS,
         **kwargs: Any,
     ) -> None:
         spec = self.spec
@@ -128,6 +135,10 @@ class ImportStatusSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self.max_rejected = max_rejected
         self.max_rejected_ratio = max_rejected_ratio
+        if max_rejected_records < 0:
+            raise ValueError("max_rejected_records must be >= 0")
+        self.rejected_records_path = rejected_records_path
+        self.max_rejected_records = max_rejected_records
         self.policy = PollPolicy(
             poll_interval=float(poke_interval),
             max_consecutive_failures=max_consecutive_failures,
@@ -297,15 +308,16 @@ class ImportStatusSensor(BaseSensorOperator):
         """Push the result; fail a failed import or one that breaks the quality gate."""
         data = result.to_dict()
         context["ti"].xcom_push(key=RESULT_XCOM_KEY, value=data)
-        if result.state is ImportState.FAILED:
-            raise AirflowFailException(
-                f"{self.job_label} failed: vendor status {result.vendor_status!r}"
-                + (f", vendor message: {result.message}" if result.message else "")
-                + f" ({result.progress_line()})"
-            )
-        self._check_quality(result)
-        self._annotate_assets(context, data)
-        self.log.info("%s succeeded: %s", self.job_label, result.progress_line())
+        with refused_records_written(self, context):
+            if result.state is ImportState.FAILED:
+                raise AirflowFailException(
+                    f"{self.job_label} failed: vendor status {result.vendor_status!r}"
+                    + (f", vendor message: {result.message}" if result.message else "")
+                    + f" ({result.progress_line()})"
+                )
+            self._check_quality(result)
+            self._annotate_assets(context, data)
+            self.log.info("%s succeeded: %s", self.job_label, result.progress_line())
         return data
 
     def _check_quality(self, result: ImportResult) -> None:
