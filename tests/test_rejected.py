@@ -99,6 +99,25 @@ def test_a_vendor_key_joins_back_only_where_it_is_unique_in_the_source(tmp_path)
     assert summary.to_dict()["by_source"] == {"upload": 2, "vendor": 3}
 
 
+@pytest.mark.parametrize("as_object", [False, True])
+def test_an_object_storage_url_or_path_is_written_through_its_filesystem(tmp_path, as_object):
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_import_status.rejected import RefusedPage
+
+    url = f"file://{tmp_path}/refused.jsonl"
+    record = RefusedRecord("vendor", None, "k@example.com", "refused", {"ProfileId": 1})
+    summary = write_refused(
+        ObjectStoragePath(url) if as_object else url,
+        vendor_pages=lambda offset, limit: RefusedPage([record], has_more=False),
+    )
+    lines = [json.loads(line) for line in (tmp_path / "refused.jsonl").read_text().splitlines()]
+    assert lines == [
+        {"source": "vendor", "row": None, "key": "k@example.com", "reason": "refused", "fields": {"ProfileId": 1}}
+    ]
+    assert summary.path == url
+
+
 def test_a_parameter_out_of_range_fails_at_parse_time():
     with pytest.raises(ValueError, match="max_rejected_records"):
         MyPreferencesImportSensor(task_id="t", access_token=1, max_rejected_records=-1)
