@@ -120,7 +120,7 @@ def test_an_object_storage_url_or_path_is_written_through_its_filesystem(tmp_pat
 
 def test_a_parameter_out_of_range_fails_at_parse_time():
     with pytest.raises(ValueError, match="max_rejected_records"):
-        MyPreferencesImportSensor(task_id="t", access_token=1, max_rejected_records=-1)
+        MyPreferencesImportSensor(task_id="t", access_token=1, max_rejected_records=0)
 
 
 # ----- a sensor waiting on an import started elsewhere --------------------------------------------------

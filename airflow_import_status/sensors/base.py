@@ -135,8 +135,8 @@ class ImportStatusSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self.max_rejected = max_rejected
         self.max_rejected_ratio = max_rejected_ratio
-        if max_rejected_records < 0:
-            raise ValueError("max_rejected_records must be >= 0")
+        if max_rejected_records < 1:
+            raise ValueError("max_rejected_records must be >= 1")
         self.rejected_records_path = rejected_records_path
         self.max_rejected_records = max_rejected_records
         self.policy = PollPolicy(
