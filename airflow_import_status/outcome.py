@@ -110,6 +110,11 @@ class Outcome:
     result: ImportResult | None = None
 
     @property
+    def import_finished(self) -> bool:
+        """The vendor finished the import (succeeded, failed, or succeeded past the gate): its refusals are final."""
+        return self.kind in (OutcomeKind.SUCCEEDED, OutcomeKind.FAILED_IMPORT, OutcomeKind.GATE_FAILED)
+
+    @property
     def succeeded(self) -> bool:
         return self.kind is OutcomeKind.SUCCEEDED
 

@@ -163,6 +163,10 @@ def vendor_page(spec: VendorSpec[Any, Any]) -> str:
             "",
             spec.docs.get("sources", "See the comments in the vendor's codec."),
             "",
+            "## Refused records (`rejected_records_path`)",
+            "",
+            spec.docs.get("rejected_records", "No public call lists the records this vendor refused."),
+            "",
         ]
     )
 

@@ -1,7 +1,15 @@
-"""Stage contacts.csv into a MyPreferences bulk import, execute it and wait for it (deferred) in one task."""
+"""Stage contacts.csv into a MyPreferences bulk import, execute it and wait for it (deferred) in one task.
+
+The refused records (the rows the operator refused before sending, and those MyPreferences'
+staging refused, joined back to their row in contacts.csv) are written to a CSV file that a
+downstream task reads.
+"""
 
 from __future__ import annotations
 
+import csv
+import tempfile
+from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
@@ -10,6 +18,8 @@ from airflow.sdk import dag, task
 from airflow_import_status.operators.mypreferences import MyPreferencesImportOperator
 
 CONTACTS = Path(__file__).resolve().parent / "contacts.csv"  # beside this file (a symlinked DAG too)
+REFUSED = f"{tempfile.gettempdir()}/airflow-import-status/{{{{ ti.dag_id }}}}/{{{{ ts_nodash }}}}/refused_contacts.csv"
+"""Where the refused records go (templated; an ``ObjectStoragePath`` URL such as ``s3://...`` works too)."""
 
 
 @dag(schedule=None, start_date=datetime(2026, 1, 1), catchup=False, tags=["import-status", "mypreferences"])
@@ -28,6 +38,7 @@ def example_mypreferences_import():
         poke_interval=1,
         timeout=300,
         max_rejected_ratio=0.1,
+        rejected_records_path=REFUSED,
     )
 
     @task
@@ -38,7 +49,20 @@ def example_mypreferences_import():
         )
         return result
 
+    @task
+    def review_refused(ti=None) -> dict:
+        """Read the refused records' file; hand on only row numbers and reasons (the addresses stay in the file)."""
+        summary = ti.xcom_pull(task_ids="import_contacts", key="rejected_records")
+        with open(summary["path"], newline="", encoding="utf-8") as handle:
+            refused = list(csv.DictReader(handle))
+        print(f"{len(refused)} refused records to fix in {summary['path']}")
+        return {
+            "rows": sorted(int(line["row"]) for line in refused if line["row"]),
+            "reasons": dict(Counter(line["reason"] for line in refused)),
+        }
+
     report(import_contacts.output)
+    import_contacts >> review_refused()
 
 
 example_mypreferences_import()

@@ -50,6 +50,8 @@ class SensorRun:
     trigger_kwargs: list[dict[str, Any]]
     xcoms: dict[str, Any] = field(default_factory=dict)
     """Every XCom the task instance left, by key."""
+    rejected_records: Any = None
+    """The summary a task with ``rejected_records_path`` pushed under ``rejected_records``."""
 
 
 @contextlib.contextmanager
@@ -127,4 +129,5 @@ def run_sensor(
                 row.key: XComModel.deserialize_value(row)
                 for row in session.query(XComModel).filter_by(dag_id=dag_id, run_id=dag_run.run_id, task_id="wait")
             },
+            rejected_records=xcom("rejected_records"),
         )

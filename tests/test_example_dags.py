@@ -61,6 +61,13 @@ def test_example_dag_runs_end_to_end(example):
     assert any(xcoms.get((task_id, "return_value")) == result for task_id in downstream), (
         "the downstream task did not read the normalized result"
     )
+    if example == "example_mypreferences.py":
+        summary = xcoms[(sensor_task, "rejected_records")]
+        assert (summary["count"], summary["by_source"], summary["truncated"]) == (2, {"upload": 0, "vendor": 2}, False)
+        assert xcoms[("review_refused", "return_value")] == {
+            "rows": [8, 20],  # not-an-email and leslie.lamport.example.com, refused by the vendor's staging
+            "reasons": {"The email address does not match the account's RegEx.": 2},
+        }, "the downstream task did not read the refused records' file"
 
 
 def test_every_example_has_expectations():

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("airflow_db")
 
 @pytest.mark.parametrize("mode", ["deferrable", "poke"])
 @pytest.mark.parametrize("vendor", VENDOR_CASES)
-def test_no_secret_leaks_on_success_or_auth_failure(sim, capfd, caplog, monkeypatch, vendor, mode):
+def test_no_secret_leaks_on_success_or_auth_failure(sim, capfd, caplog, monkeypatch, tmp_path, vendor, mode):
     case = vendor_case(vendor)
     bad_secrets = tuple(
         value for key, value in case.bad_credentials.items() if key in ("password", "login") and isinstance(value, str)
@@ -26,7 +26,8 @@ def test_no_secret_leaks_on_success_or_auth_failure(sim, capfd, caplog, monkeypa
     job = sim.create_job(case.vendor, params=case.job_params, polls=2)
     monkeypatch.setenv("AIRFLOW_CONN_SECRET_SCAN_BAD", case.connection(sim.base_url, **case.bad_credentials))
 
-    good = run_sensor(case.sensor_class, mode, **case.job_kwargs(job))
+    refused = tmp_path / "refused.csv"
+    good = run_sensor(case.sensor_class, mode, rejected_records_path=str(refused), **case.job_kwargs(job))
     bad = run_sensor(
         case.sensor_class, mode, **{case.hook_class.conn_name_attr: "secret_scan_bad"}, **case.job_kwargs(job)
     )
@@ -37,9 +38,10 @@ def test_no_secret_leaks_on_success_or_auth_failure(sim, capfd, caplog, monkeypa
         "stdout": captured.out,
         "stderr": captured.err,
         "log records": "\n".join(record.getMessage() for record in caplog.records),
-        "xcom": json.dumps([good.return_value, good.import_result, bad.import_result]),
+        "xcom": json.dumps([good.return_value, good.import_result, bad.import_result, good.rejected_records]),
         "trigger kwargs": json.dumps(good.trigger_kwargs + bad.trigger_kwargs),
         "simulator log": json.dumps(sim.requests(case.vendor)),
+        "refused records file": refused.read_text(),
     }
     assert f"[{case.vendor}]" in "".join(haystacks.values()), "the auth error text was not captured"
     for where, text in haystacks.items():
@@ -57,7 +59,7 @@ def _echoing_body(case, base_url: str) -> str:
 
 @pytest.mark.parametrize("mode", ["deferrable", "poke"])
 @pytest.mark.parametrize("vendor", OPERATOR_VENDORS)
-def test_no_secret_leaks_from_an_operator_run(sim, capfd, caplog, monkeypatch, vendor, mode):
+def test_no_secret_leaks_from_an_operator_run(sim, capfd, caplog, monkeypatch, tmp_path, vendor, mode):
     """Start, upload, wait; bad credentials; and the vendor echoing the secrets in an error during the upload."""
     case = vendor_case(vendor)
     operator = operator_class(case)
@@ -68,7 +70,8 @@ def test_no_secret_leaks_from_an_operator_run(sim, capfd, caplog, monkeypatch, v
     monkeypatch.setenv("AIRFLOW_CONN_SECRET_SCAN_BAD", case.connection(sim.base_url, **case.bad_credentials))
     conn_param = case.hook_class.conn_name_attr
 
-    good = run_sensor(operator, mode, **case.operator_kwargs(rows))
+    refused = tmp_path / "refused.jsonl"
+    good = run_sensor(operator, mode, rejected_records_path=str(refused), **case.operator_kwargs(rows))
     bad = run_sensor(operator, mode, **case.operator_kwargs(rows), **{conn_param: "secret_scan_bad"})
     sim.add_fault(case.vendor, "status", status=400, body=_echoing_body(case, sim.base_url), method="POST", times=1)
     echoed = run_sensor(operator, mode, **case.operator_kwargs(rows))
@@ -82,6 +85,7 @@ def test_no_secret_leaks_from_an_operator_run(sim, capfd, caplog, monkeypatch, v
         "log records": "\n".join(record.getMessage() for record in caplog.records),
         "xcom": json.dumps([run.__dict__ for run in (good, bad, echoed)], default=str),
         "simulator log": json.dumps(sim.requests(case.vendor)),
+        "refused records file": refused.read_text(),
     }
     assert "rejected request with credentials" in captured.out + captured.err, "the echoed error was not captured"
     for where, text in haystacks.items():

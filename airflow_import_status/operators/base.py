@@ -34,6 +34,7 @@ from airflow_import_status.errors import ImportStatusError
 from airflow_import_status.metrics import upload_finished
 from airflow_import_status.operators.upload import ContactUpload, SourceError, startup_heap_frozen
 from airflow_import_status.outcome import TriggerEnd
+from airflow_import_status.rejected import SourceRows
 from airflow_import_status.sensors.base import ImportWaitingTask
 from airflow_import_status.version_compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
@@ -125,6 +126,7 @@ class ImportStartOperator(ImportWaitingTask):
                 spec.conn_id_param,
                 "source",
                 "field_mapping",
+                "rejected_records_path",
             )
 
     # ----- the vendor's part ------------------------------------------------------------------------
@@ -240,8 +242,8 @@ class ImportStartOperator(ImportWaitingTask):
         _record(context, job)
         return job
 
-    def _start_import(self, resuming: dict[str, Any] | None = None) -> dict[str, Any]:
-        upload = ContactUpload(
+    def _contact_upload(self) -> ContactUpload:
+        return ContactUpload(
             self.source,
             batch_size=self.batch_size,
             source_format=self.source_format,
@@ -251,6 +253,19 @@ class ImportStartOperator(ImportWaitingTask):
             check_row=self.check_row,
             log=self.log,
         )
+
+    def refused_source_rows(self) -> SourceRows | None:
+        """The source read again once the import finished: the rows refused before sending, the rows of vendor keys.
+
+        ``None`` for a one-shot iterator source (already consumed): the file then has the vendor's list only.
+        """
+        if isinstance(self.source, Iterator):
+            return None
+        upload = self._contact_upload()
+        return SourceRows(rows=upload.numbered_rows, check=self.check_row)
+
+    def _start_import(self, resuming: dict[str, Any] | None = None) -> dict[str, Any]:
+        upload = self._contact_upload()
         params = {name: getattr(self, name) for name in self.job_fields if name != self._id_field}
         self._start_params = params
         if resuming is not None:

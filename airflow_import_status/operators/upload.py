@@ -192,6 +192,10 @@ class ContactUpload:
             return {str(key): value for key, value in raw.items()}
         return {self.field_mapping[key]: value for key, value in raw.items() if key in self.field_mapping}
 
+    def numbered_rows(self) -> Iterator[tuple[int, dict[str, Any] | str]]:
+        """Every source row, mapped, with its row number (or why it cannot be read); nothing checked or counted."""
+        return self._source_rows()
+
     def rows(self) -> Iterator[dict[str, Any]]:
         """Usable rows, mapped; bad ones are counted instead."""
         check = self.check_row

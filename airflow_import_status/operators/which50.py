@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
 from airflow_import_status.operators.base import ImportStartOperator
 from airflow_import_status.operators.upload import ContactUpload
+from airflow_import_status.rejected import SourceRows
 from airflow_import_status.vendors.which50.codec import MAX_CONTACTS_PER_REQUEST, Which50Codec
 from airflow_import_status.vendors.which50.spec import SPEC
 
@@ -31,6 +33,15 @@ class Which50ImportOperator(ImportStartOperator):
         if reason is None and known is not None and not known.issuperset(row):
             return f"field(s) {', '.join(sorted(set(row) - known))} not among the ImportJob's FieldNames"
         return reason
+
+    def refused_source_rows(self) -> SourceRows | None:
+        """The source read again; a resumed task first learns the FieldNames again (the first batch's fields)."""
+        source = super().refused_source_rows()
+        if source is not None and getattr(self, "_known_fields", None) is None:
+            base_check = super().check_row
+            usable = (row for _, row in source.rows() if not isinstance(row, str) and not base_check(row))
+            self._known_fields = frozenset(name for row in itertools.islice(usable, self.batch_size) for name in row)
+        return source
 
     def start(self, params: dict[str, Any], batches: Iterator[list[dict[str, Any]]], upload: ContactUpload) -> str:
         first = next(batches)

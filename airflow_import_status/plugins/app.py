@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from airflow_import_status.plugins import queries
 from airflow_import_status.plugins.live import LiveStatus
+from airflow_import_status.plugins.rejected import refused_summary
 from airflow_import_status.plugins.sources import vendors
 
 STATIC_FILES = {"imports.js": "text/javascript", "imports.css": "text/css"}
@@ -127,18 +128,19 @@ def create_app() -> FastAPI:
     ) -> dict[str, Any]:
         """One task instance's import: its row, its normalized result, and for a deferred task the live status."""
 
-        def read() -> tuple[Any, Any, Any]:
+        def read() -> tuple[Any, Any, Any, Any]:
             with create_session() as session:
-                return queries.task_import(session, dag_id, run_id, task_id, map_index)
+                found = queries.task_import(session, dag_id, run_id, task_id, map_index)
+                return (*found, refused_summary(session, dag_id, run_id, task_id, map_index))
 
-        row, result, waiting = await run_in_threadpool(read)
+        row, result, waiting, refused = await run_in_threadpool(read)
         if row is None:
             return {"import": None, "result": None}
         if waiting is not None:
             status = await live.get(waiting)
             _fold_live(row, status)
             return {"import": row, "result": status["result"]}
-        return {"import": row, "result": queries.result_fields(result) if result else None}
+        return {"import": row, "result": queries.result_fields(result) if result else None, "rejected_records": refused}
 
     @router.get("/api/history", dependencies=[read_xcom])
     def task_history(

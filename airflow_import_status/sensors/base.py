@@ -9,6 +9,7 @@ retrying, failing and reporting are here, once, for every mode:
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from collections.abc import Mapping
@@ -33,6 +34,7 @@ from airflow_import_status.outcome import (
     decide_result,
 )
 from airflow_import_status.polling import ErrorAction, PollPolicy, PollTracker
+from airflow_import_status.rejected import DEFAULT_MAX_REJECTED_RECORDS, refused_records_written
 from airflow_import_status.result import ImportResult
 from airflow_import_status.triggers.import_status import (
     ImportStatusEvent,
@@ -99,6 +101,10 @@ class ImportWaitingTask(ImportLineageMixin, BaseSensorOperator):
         run at all (implies ``end_from_trigger``); earlier releases warn and defer from a worker.
     :param end_from_trigger: let the trigger end the task itself (no resume run on a worker)
         where the triggerer can express the outcome (see docs/zero-worker-waiting.md).
+    :param rejected_records_path: once the import finished, write its refused records there (templated;
+        a local path, an ``ObjectStoragePath`` or a URL; CSV, or JSON Lines for ``.jsonl``);
+        see :mod:`airflow_import_status.rejected`.
+    :param max_rejected_records: refused records written at most, per source (upload, vendor).
     """
 
     spec: ClassVar[VendorSpec[Any, Any] | None] = None
@@ -116,7 +122,7 @@ class ImportWaitingTask(ImportLineageMixin, BaseSensorOperator):
         if spec is not None:
             cls.hook_class = spec.hook_class
             cls.job_fields = spec.job_type.field_names()
-            cls.template_fields = (*cls.job_fields, spec.conn_id_param)
+            cls.template_fields = (*cls.job_fields, spec.conn_id_param, "rejected_records_path")
 
     operator_extra_links = (ImportConsoleLink(),)
     ui_color = "#e8f4fd"
@@ -134,6 +140,8 @@ class ImportWaitingTask(ImportLineageMixin, BaseSensorOperator):
         retry_backoff_max: float = 300,
         start_from_trigger: bool = False,
         end_from_trigger: bool = False,
+        rejected_records_path: Any = None,
+        max_rejected_records: int = DEFAULT_MAX_REJECTED_RECORDS,
         **kwargs: Any,
     ) -> None:
         spec = self.spec
@@ -157,6 +165,10 @@ class ImportWaitingTask(ImportLineageMixin, BaseSensorOperator):
         QualityGate(max_rejected, max_rejected_ratio)  # checks them
         self.max_rejected = max_rejected
         self.max_rejected_ratio = max_rejected_ratio
+        if max_rejected_records < 1:
+            raise ValueError("max_rejected_records must be >= 1")
+        self.rejected_records_path = rejected_records_path
+        self.max_rejected_records = max_rejected_records
         self.policy = PollPolicy(
             poll_interval=float(poke_interval),
             max_consecutive_failures=max_consecutive_failures,
@@ -277,9 +289,17 @@ class ImportWaitingTask(ImportLineageMixin, BaseSensorOperator):
             gate=self.gate,
             soft_fail=bool(self.soft_fail or getattr(self, "never_fail", False)),
             retries=int(self.retries or 0),
-            worker_only="outlets (only a worker emits their asset events)" if self.outlets else None,
+            worker_only=self._worker_only_reason(),
             xcoms={GATE_XCOM_KEY: self.gate.to_dict()},
         )
+
+    def _worker_only_reason(self) -> str | None:
+        """Why this task must end on a worker whatever the outcome, if it must."""
+        if self.outlets:
+            return "outlets (only a worker emits their asset events)"
+        if self.rejected_records_path:
+            return "rejected_records_path (the file is written by a worker, never by the triggerer)"
+        return None
 
     def _record_console_link(self, context: Context) -> None:
         """The "Vendor console" link now, not only when the task finishes (when Airflow 3 records extra links)."""
@@ -389,10 +409,12 @@ class ImportWaitingTask(ImportLineageMixin, BaseSensorOperator):
         for key, value in outcome.xcoms.items():
             if key != "return_value":
                 context["ti"].xcom_push(key=key, value=value)
-        error = outcome.exception()
-        if error is not None:
-            raise error
-        self._annotate_assets(context, outcome.asset_extra())
+        # a finished import's refusals go to rejected_records_path (and are named in a failure)
+        with refused_records_written(self, context) if outcome.import_finished else contextlib.nullcontext():
+            error = outcome.exception()
+            if error is not None:
+                raise error
+            self._annotate_assets(context, outcome.asset_extra())
         self.log.info(outcome.message)
         return outcome.xcoms["return_value"]  # type: ignore[no-any-return]
 

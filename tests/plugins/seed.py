@@ -19,6 +19,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from airflow_import_status.plugins.queries import CONSOLE_LINK_XCOM_KEY
+from airflow_import_status.rejected import XCOM_KEY as REJECTED_XCOM_KEY
 from airflow_import_status.sensors.base import GATE_XCOM_KEY, RESULT_XCOM_KEY
 
 BUNDLE = "import-status-tests"
@@ -73,7 +74,7 @@ def add_imports(session: Session, imports: list[dict[str, Any]]) -> None:
     """Insert each import: its run, its task instance and its XComs (or its trigger when deferred).
 
     Each item: ``dag_id``, ``run_id``, ``when`` (datetime), ``ti_state``, optional ``task_id``,
-    ``map_index``, ``result`` (the ``import_result`` value), ``gate``, ``console_url`` and
+    ``map_index``, ``result`` (the ``import_result`` value), ``gate``, ``console_url``, ``rejected_records`` and
     ``trigger`` (kwargs of an import trigger; the task is then deferred on it).
     """
     ensure_dags(session, *{item["dag_id"] for item in imports})
@@ -129,6 +130,7 @@ def add_imports(session: Session, imports: list[dict[str, Any]]) -> None:
             (RESULT_XCOM_KEY, item.get("result")),
             (GATE_XCOM_KEY, item.get("gate")),
             (CONSOLE_LINK_XCOM_KEY, item.get("console_url")),
+            (REJECTED_XCOM_KEY, item.get("rejected_records")),
         ):
             if value is not None:
                 xcoms.append(

@@ -40,6 +40,15 @@ def _trigger(job_id: str, conn_id: str = "which50_default", **kwargs: Any) -> di
     }
 
 
+REFUSED = {
+    "path": "s3://bucket/refused/rejected.csv",
+    "count": 30,
+    "by_source": {"upload": 0, "vendor": 30},
+    "truncated": False,
+    "top_reasons": [{"reason": "Email not valid", "count": 20}, {"reason": "<email> is blocked", "count": 10}],
+}
+
+
 def _at(minutes: int) -> Any:
     return START + timedelta(minutes=minutes)
 
@@ -83,6 +92,7 @@ IMPORTS = [
         "when": _at(30),
         "ti_state": "failed",
         "gate": GATE,
+        "rejected_records": REFUSED,
         "result": result("which50", "5003", "succeeded", total=100, imported=70, invalid=20, failed=10),
     },
     {
@@ -316,6 +326,15 @@ def test_task_instance_card_of_a_finished_import(client):
     assert card["details"] == {"contact_list_id": 7, "InvalidEmailCount": 5}, "only plain JSON values are shown"
     other = _get(client, "/api/task-instance", dag_id=DAG_A, run_id="succeeded", task_id="report").json()
     assert other == {"import": None, "result": None}
+
+
+def test_task_instance_card_shows_the_refused_records_file_and_top_reasons(client):
+    data = _get(client, "/api/task-instance", dag_id=DAG_A, run_id="rejected", task_id="wait_for_import").json()
+    assert data["rejected_records"] == {**REFUSED, "error": None}
+    plain = _get(client, "/api/task-instance", dag_id=DAG_A, run_id="succeeded", task_id="wait_for_import").json()
+    assert plain["rejected_records"] is None, "no path set: nothing to show"
+    script = _get(client, "/static/imports.js").text
+    assert "refusedHtml(data.rejected_records)" in script and 'data-testid="refused-path"' in script
 
 
 def test_live_status_is_one_poll_per_job_within_the_cache_window(client, sim):

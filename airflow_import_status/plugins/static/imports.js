@@ -165,6 +165,19 @@ const ImportStatus = (() => {
   }
   const COUNTER_FIELDS_WITH_REJECTED = [...COUNTERS, "rejected"];
 
+  function refusedHtml(summary) {
+    // rejected_records_path: counts, masked reasons and the path only; the records stay in the file
+    if (!summary) return "";
+    const sources = Object.entries(summary.by_source).map(([k, v]) => `${esc(k)} ${num(v)}`).join(", ");
+    const reasons = summary.top_reasons.length
+      ? `<ol data-testid="refused-reasons">${summary.top_reasons
+        .map((r) => `<li>${esc(r.reason)} <span class="muted">(${num(r.count)})</span></li>`).join("")}</ol>` : "";
+    return `<h2>Refused records</h2><dl class="facts" data-testid="refused-records">
+      <dt>File</dt><dd><code data-testid="refused-path">${esc(summary.path)}</code></dd>
+      <dt>Records</dt><dd>${num(summary.count)} (${sources})${summary.truncated ? " – cut at max_rejected_records" : ""}</dd>
+      ${summary.error ? `<dt>Listing</dt><dd class="error">${esc(summary.error)}</dd>` : ""}</dl>${reasons}`;
+  }
+
   function barChart(title, runs, value, color, withThreshold) {
     const width = 420, height = 150, pad = 28, n = Math.max(runs.length, 1);
     const values = runs.map((r) => value(r) ?? 0);
@@ -215,7 +228,7 @@ const ImportStatus = (() => {
           api("history", { dag_id: ti.dag_id, task_id: ti.task_id }),
         ]);
         const card = document.getElementById("card");
-        card.innerHTML = data.import ? cardHtml(data.import, data.result)
+        card.innerHTML = data.import ? cardHtml(data.import, data.result) + refusedHtml(data.rejected_records)
           : '<p class="muted" data-testid="no-import">This task instance has no import: it is not an import task, or it has not waited yet.</p>';
         document.getElementById("history").innerHTML = historyHtml(history.runs);
         showError(null);

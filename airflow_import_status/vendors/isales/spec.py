@@ -147,5 +147,13 @@ SPEC: VendorSpec[ISalesSettings, ISalesJob] = VendorSpec(
             "read as text, times without an offset are UTC, an echoed task id other than the one asked for is a "
             "payload error, the upload endpoint (simulator only: no public page documents one)."
         ),
+        "rejected_records": (
+            "Not listed. Checked (2026-12): Huawei Cloud's *Querying Blacklist Data File Import Results* "
+            "(https://support.huaweicloud.com/intl/en-us/api-cec/cec_07_4029.html) and *Querying Outbound Call Data "
+            "File Import Results* (https://support.huaweicloud.com/intl/en-us/api-cec/cec_07_4039.html): a "
+            "DataImportTask carries the counters (`succNum`, `repeatNum`, `failNum`) and one `errMsg` (the task's "
+            "exception cause), but no failure or result file and no per-record reasons; no other CC-iSales page "
+            "found lists an import task's failed records. The file gets no vendor lines (`failNum` stays a count)."
+        ),
     },
 )

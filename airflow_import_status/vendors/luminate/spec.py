@@ -134,5 +134,12 @@ SPEC: VendorSpec[LuminateSettings, LuminateJob] = VendorSpec(
             "`getAddressBookImportContacts`, `test_connection` as the status of job 0 (907 proves the key and "
             "token). The status answer echoes no job id, so there is none to compare."
         ),
+        "rejected_records": (
+            "Not listed. Checked (2026-12): the Luminate Online Client API's CRAddressBookAPI pages "
+            "(http://open.convio.com/api/apidoc/reference/methods/): `getAddressBookImportJobStatus` carries a "
+            "status and events, `getAddressBookImportContacts` lists the contacts a succeeded job downloaded (not "
+            "the refused ones); only `importAddressBookContacts`, a separate synchronous call, answers the contacts "
+            "it could not add. No call lists the records an import job refused: the file stays empty."
+        ),
     },
 )

@@ -154,5 +154,12 @@ SPEC: VendorSpec[MailUpSettings, MailUpJob] = VendorSpec(
         "and start them with StartImportProcesses without `xmlDoc`, MailUp 8.2.1 or later; success only when every "
         "ReturnCode is 0). **Inferred**: 10,000 subscribers per process; where StartImportProcesses puts its "
         "per-process ReturnCodes; which addresses MailUp cannot import (the simulator: one `@`, a dotted domain).",
+        "rejected_records": (
+            "Not listed. Checked (2026-12): the WSMailUpImport service (its WSDL, as a public PHP client saved it: "
+            "NewImportProcess, StartProcess, StartImportProcesses, GetProcessDetails, CreateGroup, GetNlLists): "
+            "GetProcessDetails answers counters only, and no method lists the recipients an import refused. The "
+            "file gets the rows the operator refused before sending (no email, unknown field, a character XML "
+            "cannot carry)."
+        ),
     },
 )

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from airflow_import_status.errors import (
     AuthenticationError,
@@ -50,6 +50,8 @@ from airflow_import_status.parsing import (
     optional_str,
     parse_iso_datetime,
 )
+from airflow_import_status.rejected import VENDOR as REFUSED_BY_VENDOR
+from airflow_import_status.rejected import RefusedPage, RefusedRecord
 from airflow_import_status.responses import raise_for_http_status
 from airflow_import_status.result import (
     ImportResult,
@@ -199,6 +201,7 @@ class MyPreferencesSettings:
     scope: str
     status_path: str
     check_path: str
+    exceptions_path: str
     string_to_sign: str
     hmac_hash: str
     status_table: StatusTable
@@ -550,6 +553,68 @@ def stage_request(url: str, batch: list[dict[str, Any]], body_key: str | None) -
     return request
 
 
+# ----- Retrieve exceptions ------------------------------------------------------------------------
+EXCEPTION_COLLECTIONS = ("Exceptions", "BulkUserProfilePreferenceExceptions", "Records", "UserProfiles")
+"""The page's collection attribute (inferred: it names only "Collection of BulkUserProfilePreferenceExceptions")."""
+EXCEPTION_CODE_FIELDS = ("ExceptionCode", "ErrorCode", "Code")
+"""A record's exception code (inferred)."""
+EXCEPTION_MESSAGE_FIELDS = ("ExceptionMessage", "ErrorMessage", "Message", "Exception", "Reason")
+"""A record's exception message (inferred)."""
+_REASON_FIELDS = frozenset((*EXCEPTION_CODE_FIELDS, *EXCEPTION_MESSAGE_FIELDS))
+
+
+def _first_entry(record: Mapping[str, Any], collection: str, name: str) -> str | None:
+    entries = record.get(collection)
+    if isinstance(entries, list):
+        for entry in entries:
+            if isinstance(entry, dict) and (value := _text(entry.get(name))):
+                return value
+    return None
+
+
+def exception_record_key(record: Mapping[str, Any]) -> str | None:
+    """The record's key: its first email address, else its ProfileId, else its first phone number."""
+    return (
+        _first_entry(record, "Emails", "EmailAddress")
+        or _text(record.get("EmailAddress"))
+        or _text(record.get("ProfileId"))
+        or _first_entry(record, "PhoneNumbers", "PhoneNumber")
+        or None
+    )
+
+
+def _exception_reason(record: Mapping[str, Any]) -> str:
+    code = next((_text(record[name]) for name in EXCEPTION_CODE_FIELDS if _text(record.get(name))), "")
+    message = next((_text(record[name]) for name in EXCEPTION_MESSAGE_FIELDS if _text(record.get(name))), "")
+    return ": ".join(part for part in (code, message) if part) or "exception (MyPreferences gave no reason)"
+
+
+def parse_exceptions_page(body: bytes | str) -> RefusedPage:
+    """One *Retrieve exceptions* answer: its records (key, reason, the other fields), ``HasMore``, ``TotalResults``."""
+    data = load_json_object(VENDOR, body)
+    entries = next((data[name] for name in EXCEPTION_COLLECTIONS if isinstance(data.get(name), list)), None)
+    if entries is None:
+        if optional_int(VENDOR, data, "Count"):
+            raise VendorPayloadError(
+                f"Retrieve exceptions: Count {data.get('Count')} but no collection among "
+                f"{', '.join(EXCEPTION_COLLECTIONS)}",
+                vendor=VENDOR,
+            )
+        entries = []
+    records = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise VendorPayloadError("Retrieve exceptions: an exception record is not an object", vendor=VENDOR)
+        fields = {name: value for name, value in entry.items() if name not in _REASON_FIELDS}
+        records.append(
+            RefusedRecord(REFUSED_BY_VENDOR, None, exception_record_key(entry), _exception_reason(entry), fields)
+        )
+    has_more = data.get("HasMore")
+    if not isinstance(has_more, bool):
+        raise VendorPayloadError(f"Retrieve exceptions: HasMore is {has_more!r}, not a boolean", vendor=VENDOR)
+    return RefusedPage(records, has_more, optional_int(VENDOR, data, "TotalResults"))
+
+
 # ----- the codec ----------------------------------------------------------------------------------
 class MyPreferencesCodec:
     """MyPreferences' side of the shared flow driver."""
@@ -590,6 +655,7 @@ class MyPreferencesCodec:
             scope=scope,
             status_path=values["status_path"],
             check_path=values["check_path"],
+            exceptions_path=values["exceptions_path"],
             string_to_sign=values["hmac_string_to_sign"],
             hmac_hash=values["hmac_hash"],
             status_table=values.status_table(STATUS_TABLE),
@@ -632,6 +698,25 @@ class MyPreferencesCodec:
             ) from None
         watch.seen(token, expires_at(result.details["Expires"]))
         return result
+
+    def refused_page_flow(
+        self, settings: MyPreferencesSettings, job: MyPreferencesJob, offset: int, limit: int
+    ) -> Flow[RefusedPage]:
+        """One *Retrieve exceptions* page (``limit``, 1-based ``offset``); a 401 means the access token expired."""
+        client = job.client_id or settings.client_id
+        query = urlencode({"limit": limit, "offset": offset})
+        request = HttpRequest("GET", f"{settings.url(settings.exceptions_path, client, job.access_token)}?{query}")
+        response = yield from authorized_flow(settings, client, request)
+        try:
+            check_response(response, client, job.access_token)
+        except JobNotFoundError:
+            raise PermanentVendorError(
+                f"HTTP 401 listing the refused records at offset {offset}: import access token {job.access_token} "
+                f"is invalid or expired (MyPreferences access tokens live {settings.import_lifetime_hours:g} hours "
+                "from InitiateBulkImport)",
+                vendor=VENDOR,
+            ) from None
+        return parse_exceptions_page(response.body)
 
     def check_flow(self, settings: MyPreferencesSettings) -> Flow[str]:
         client = settings.client_id

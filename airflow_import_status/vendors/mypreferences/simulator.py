@@ -22,7 +22,10 @@ Staging verifies what the vendor's pages say it does: a JSON body (415 otherwise
 25 MB (413; the "Import" page), a "Collection of BulkUserProfilePreferences" (the Stage page;
 ``{"UserProfiles": [...]}`` is accepted too, inferred from the newer page), at most about 10
 million records per import (the "Import" page), only before Execute (400 after), and keeps
-*counters*, never the records (a million-row upload streams through in constant memory).
+*counters*, never the valid records (a million-row upload streams through in constant memory);
+the refused ones are kept aside, at most :data:`MAX_KEPT_EXCEPTIONS` per import, for *Retrieve
+exceptions* (``GET .../Import/{accessToken}/Exceptions``, path inferred: ``limit``, 1-based
+``offset``, ``Count``/``HasMore``; a stale access token gets the 401).
 
 **Simulator-only**: a staged record is valid (ValidationSuccessful, else ValidationFailed) when
 it is an object identifying someone (a ProfileId, Emails, PhoneNumbers or AlternateIds), its
@@ -96,27 +99,33 @@ def _entries(record: dict[str, Any], name: str) -> list[Any] | None:
     return value if isinstance(value, list) else None
 
 
-def _is_valid_record(record: Any) -> bool:
-    """The simulator's stand-in for the vendor's staging validation (see the module docstring)."""
+def _record_problem(record: Any) -> str | None:
+    """The simulator's stand-in for the vendor's staging validation (see the module docstring): why it fails."""
     if not isinstance(record, dict):
-        return False
+        return "The record is not a BulkUserProfilePreference."
     emails, phones, alternate_ids = (_entries(record, name) for name in ("Emails", "PhoneNumbers", "AlternateIds"))
     if emails is None or phones is None or alternate_ids is None:
-        return False
+        return "Emails, PhoneNumbers and AlternateIds must be collections."
     profile_id = record.get("ProfileId")
     if profile_id is not None and (isinstance(profile_id, bool) or not isinstance(profile_id, int)):
-        return False
+        return "ProfileId must be an integer."
     if profile_id is None and not (emails or phones or alternate_ids):
-        return False
+        return "The record identifies no profile."
     for email in emails:
         address = email.get("EmailAddress") if isinstance(email, dict) else None
         if not isinstance(address, str) or len(address) > 256 or not _EMAIL.match(address):
-            return False
+            return "The email address does not match the account's RegEx."
     for phone in phones:
         number = phone.get("PhoneNumber") if isinstance(phone, dict) else None
         if not isinstance(number, str) or not _PHONE.match(number.strip()):
-            return False
-    return True
+            return "The phone number is not valid."
+    return None
+
+
+MAX_KEPT_EXCEPTIONS = 100_000
+"""Refused staged records the simulator keeps for *Retrieve exceptions* (further ones are counted only)."""
+SCRIPTED_EXCEPTION = "Exception during import execution."
+"""The reason of a scripted job's listed records (made up from its counters: it staged no records)."""
 
 
 class MyPreferencesSimulator(VendorSimulator):
@@ -137,6 +146,8 @@ class MyPreferencesSimulator(VendorSimulator):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.bearer_tokens: dict[str, float] = {}
+        self.refused: dict[str, tuple[SimJob, list[Any]]] = {}
+        """Per access token: the import and the records its staging refused (for *Retrieve exceptions*)."""
 
     @classmethod
     def sample_status(cls) -> bytes:
@@ -163,6 +174,7 @@ class MyPreferencesSimulator(VendorSimulator):
             Route(base + "/{access_token}", self.status, methods=["GET"]),
             Route(base + "/{access_token}", self.stage, methods=["POST"]),
             Route(base + "/{access_token}/Execute", self.execute, methods=["POST"]),
+            Route(base + "/{access_token}/Exceptions", self.exceptions, methods=["GET"]),
         ]
 
     # ----- auth ---------------------------------------------------------------------------
@@ -282,6 +294,7 @@ class MyPreferencesSimulator(VendorSimulator):
             )
         job = self.create_job({"params": {"client_id": request.path_params["client_id"]}, "started": False})
         job.data.update(Name=body["Name"], DataStageDuration=duration, received=0, valid=0, invalid=0, stagings=0)
+        self.refused[job.job_id] = (job, [])
         return JSONResponse(self.bulk_import_status(job, job.step()))
 
     async def stage(self, request: Request) -> Response:
@@ -310,7 +323,14 @@ class MyPreferencesSimulator(VendorSimulator):
             )
         if job.data["received"] + len(records) > MAX_RECORDS_PER_IMPORT:
             return JSONResponse({"Message": "The import exceeds the maximum number of records."}, status_code=400)
-        valid = sum(1 for record in records if _is_valid_record(record))
+        valid = 0
+        refused = self._refused_records(job)
+        for record in records:
+            problem = _record_problem(record)
+            if problem is None:
+                valid += 1
+            elif refused is not None and len(refused) < MAX_KEPT_EXCEPTIONS:
+                refused.append({**record, "ExceptionMessage": problem} if isinstance(record, dict) else record)
         job.data["received"] += len(records)
         job.data["valid"] += valid
         job.data["invalid"] += len(records) - valid
@@ -341,6 +361,49 @@ class MyPreferencesSimulator(VendorSimulator):
         if job is None:
             return self._bad_token()
         return JSONResponse(self.bulk_import_status(job, step))
+
+    async def exceptions(self, request: Request) -> Response:
+        """*Retrieve exceptions*: ``limit`` (default 1000) records from the 1-based ``offset`` (default 1).
+
+        A staged import lists the records its staging refused, with the reason; a scripted one
+        (no records staged) lists made-up records, one per invalid and exception counted.
+        ``TotalResults`` as the page words it: the records returned, at most ``limit``.
+        """
+        if (refusal := self._guard(request)) is not None:
+            return refusal
+        job = self._job_of(request)
+        if job is None:
+            return self._bad_token()
+        try:
+            limit = int(request.query_params.get("limit", 1000))
+            offset = int(request.query_params.get("offset", 1))
+        except ValueError:
+            return JSONResponse({"Message": "limit and offset must be integers."}, status_code=400)
+        if limit < 1 or offset < 1:
+            return JSONResponse({"Message": "limit and offset must be at least 1."}, status_code=400)
+        kept = self._refused_records(job)
+        if kept is not None:
+            total = len(kept)
+            page = kept[offset - 1 : offset - 1 + limit]
+        else:
+            counters = self._final_counters(job)
+            total = counters["invalid"] + counters["exceptions"]
+            page = [_scripted_exception(n) for n in range(offset, min(total, offset - 1 + limit) + 1)]
+        return JSONResponse(
+            {
+                "Count": len(page),
+                "HasMore": offset - 1 + len(page) < total,
+                "Limit": limit,
+                "Offset": offset,
+                "TotalResults": len(page),
+                "Exceptions": page,
+            }
+        )
+
+    def _refused_records(self, job: SimJob) -> list[Any] | None:
+        """The records ``job``'s staging refused; ``None`` for a scripted job (or an older one with its id)."""
+        entry = self.refused.get(job.job_id)
+        return entry[1] if entry is not None and entry[0] is job else None
 
     # ----- rendering ----------------------------------------------------------------------
     def bulk_import_status(self, job: SimJob, step: dict[str, Any]) -> dict[str, Any]:
@@ -400,3 +463,12 @@ class MyPreferencesSimulator(VendorSimulator):
             "exceptions": exceptions,
             "not_honored": not_honored,
         }
+
+
+def _scripted_exception(number: int) -> dict[str, Any]:
+    """The ``number``-th (1-based) made-up exception record of a scripted job."""
+    return {
+        "ProfileId": 900_000_000 + number,
+        "Emails": [{"EmailAddress": f"refused.{number}@example.invalid", "IsDefault": True}],
+        "ExceptionMessage": SCRIPTED_EXCEPTION,
+    }

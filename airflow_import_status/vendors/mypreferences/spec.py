@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 DEFAULT_BASE_URL = "https://pm.mypreferences.com"  # "Retrieve status": production (staging: pmstg)
 DEFAULT_STATUS_PATH = "Profiles/Async/{clientId}/Import/{accessToken}"  # inferred from the Execute path
+DEFAULT_EXCEPTIONS_PATH = "Profiles/Async/{clientId}/Import/{accessToken}/Exceptions"
+"""*Retrieve exceptions* shows no path: inferred from the status and Execute paths (configurable)."""
 DEFAULT_TOKEN_PATH = "Profiles/oauth/token"  # inferred: no OAuth2 token URL is published
 DEFAULT_CHECK_PATH = "Profiles/v4/{clientId}/Programs"  # the vendor's auth page example call
 DEFAULT_STRING_TO_SIGN = "{client_id}:{user_id}:{timestamp}"  # a public client's test vector
@@ -114,6 +116,13 @@ CONNECTION = ConnectionSchema(
             "status_path", "Status path template (inferred)", default=DEFAULT_STATUS_PATH, validate=_status_path
         ),
         ConnectionField(
+            "exceptions_path",
+            "Retrieve exceptions path template (inferred)",
+            default=DEFAULT_EXCEPTIONS_PATH,
+            validate=_template(PATH_PLACEHOLDERS),
+            description="The page lists the refused records of an import but shows no path; this default is a guess.",
+        ),
+        ConnectionField(
             "check_path",
             "Connection test path template",
             default=DEFAULT_CHECK_PATH,
@@ -185,6 +194,20 @@ SPEC: VendorSpec[MyPreferencesSettings, MyPreferencesJob] = VendorSpec(
             "15 minutes. Known: `POST Async/{clientId}/Import/{accessToken}/Execute`. **Inferred**: the status path "
             "`Profiles/Async/{clientId}/Import/{accessToken}`, the initiate and stage paths derived from it, the "
             "OAuth token URL, `Expires` without an offset read as UTC."
+        ),
+        "rejected_records": (
+            "Listed: *Retrieve exceptions* (MyPreferences Import API, "
+            "https://docs.possiblenow.com/integration-api/import/retrieve-exceptions) lists the records that hit "
+            "exceptions during staging or execution, for one import's access token (a 401 once it is invalid), "
+            "paged with `limit` (default 1,000) and a 1-based `offset`; the answer carries `Count`, `HasMore`, "
+            "`Limit`, `Offset`, `TotalResults` and the collection of BulkUserProfilePreferenceExceptions. "
+            "**Inferred**: the path (`exceptions_path`, default "
+            "`Profiles/Async/{clientId}/Import/{accessToken}/Exceptions`), the collection's attribute name (the "
+            "first list among `Exceptions`, `BulkUserProfilePreferenceExceptions`, `Records`, `UserProfiles`) "
+            "and the reason fields (`ExceptionCode`/`ErrorCode`/`Code` and "
+            "`ExceptionMessage`/`ErrorMessage`/`Message`/`Exception`/`Reason`). The key is the record's first "
+            "email address, else its ProfileId, else its first phone number. The listing works while the "
+            "import's access token lives (six hours from Initiate): a 401 then stops it with a clear error."
         ),
     },
 )

@@ -105,5 +105,10 @@ SPEC: VendorSpec[Which50Settings, Which50Job] = VendorSpec(
         "public (checked 2026-12). **Inferred** (each configurable): the base URL, the API-key header "
         '`X-Api-Key`, the `CurrentStatus` values (usual ASP.NET enum names), ASP.NET\'s `{"Message": ...}` '
         "error body, and the console URL.",
+        "rejected_records": (
+            "Not listed. Checked (2026-12): the Which50 API's ImportJob page (the import, add and run calls and "
+            "`GET contactLists/{listId}/import/{jobId}`) is all that is public; nothing lists an ImportJob's refused "
+            "contacts. The file gets the rows the operator refused before sending."
+        ),
     },
 )
