@@ -6,14 +6,15 @@ The polling loop decides what to do from the type alone:
   backoff, up to the consecutive-failure limit and never past the deadline;
 - :class:`JobNotFoundError`: retried only within ``not_found_grace`` of the start of waiting;
 - any other :class:`PermanentVendorError`: fails the task at once, without Airflow retries.
+
+This is the lowest layer: nothing here imports Airflow (the pure codecs raise these errors).
+Airflow-facing code maps them to Airflow's exceptions at its edge (:meth:`.outcome.Ending.exception`).
 """
 
 from __future__ import annotations
 
 import copy
 from typing import TYPE_CHECKING, Self
-
-from airflow_import_status.version_compat import AirflowException
 
 if TYPE_CHECKING:
     from airflow_import_status.scrubbing import Scrubber
@@ -33,7 +34,7 @@ def snippet(payload: bytes | str | None, secrets: tuple[str, ...] = ()) -> str:
     return text[:SNIPPET_LENGTH] + ("..." if len(text) > SNIPPET_LENGTH else "")
 
 
-class ImportStatusError(AirflowException):
+class ImportStatusError(Exception):
     """Base class of every error this provider raises about a vendor call."""
 
     def __init__(self, message: str, *, vendor: str | None = None) -> None:

@@ -44,7 +44,6 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from airflow_import_status.errors import PermanentVendorError, TransientVendorError, VendorPayloadError
-from airflow_import_status.vendors.spec import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT_SECONDS
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -53,6 +52,12 @@ MAX_BODY_BYTES = 5 * 1024 * 1024
 """The most a vendor answer may hold, after decoding (5 MiB)."""
 
 CHUNK_BYTES = 64 * 1024
+
+DEFAULT_TIMEOUT_SECONDS = 30.0
+"""Whole-request bound when the connection does not set ``timeout``."""
+
+DEFAULT_MAX_CONNECTIONS = 100
+"""Connections per event loop and target when the connection does not set ``max_connections``."""
 
 ACCEPT_ENCODING = "gzip, deflate"
 """What both paths advertise: the encodings :class:`BodyDecoder` reads, one layer deep."""

@@ -21,18 +21,13 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from airflow_import_status.result import ImportResult, StatusTable
+from airflow_import_status.transport import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIMEOUT_SECONDS, TransportSettings
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
     from airflow_import_status.simulators.core import VendorSimulator
-    from airflow_import_status.transport import Flow, HttpResponse, TransportSettings
-
-DEFAULT_TIMEOUT_SECONDS = 30.0
-"""Whole-request bound when the connection does not set ``timeout``."""
-
-DEFAULT_MAX_CONNECTIONS = 100
-"""Connections per event loop and target when the connection does not set ``max_connections``."""
+    from airflow_import_status.transport import Flow, HttpResponse
 
 
 class ConnectionFieldError(ValueError):
@@ -202,8 +197,6 @@ class ConnectionValues:
         return value
 
     def transport(self) -> TransportSettings:
-        from airflow_import_status.transport import TransportSettings
-
         return TransportSettings(
             timeout=self["timeout"],
             verify=self["verify_ssl"],

@@ -1,0 +1,211 @@
+"""The package's modules import each other bottom-up only (h11's strict module order), with no cycle.
+
+Every ``import`` of every module counts: module level, inside functions, and under
+``TYPE_CHECKING``. Run this file as a script to print the module graph (``python -m tests.test_layers``).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+PACKAGE = "airflow_import_status"
+ROOT = Path(__file__).resolve().parent.parent / PACKAGE
+
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("errors", (r"errors", r"scrubbing")),
+    ("values", (r"result", r"parsing", r"polling")),
+    ("transport", (r"transport", r"responses")),
+    ("codecs", (r"vendors\.\w+\.codec",)),
+    ("specs", (r"vendors\.spec", r"vendors\.\w+\.spec", r"vendors(\.\w+)?", r"get_provider_info")),
+    ("airflow", (r"version_compat", r"airflow_errors", r"runtime")),
+    ("hooks", (r"hooks(\..+)?",)),
+    ("triggers", (r"triggers(\..+)?",)),
+    ("sensors", (r"sensors(\..+)?",)),
+    ("operators", (r"operators(\..+)?",)),
+    ("plugins", (r"plugins(\..+)?",)),
+    ("simulators", (r"simulators(\..+)?", r"vendors\.\w+\.simulator", r"demo")),
+)
+"""Bottom-up: a module may import its own layer (without a cycle) or a lower one, never a higher one.
+The simulators and the demo are shipped for users' tests; no runtime module imports them."""
+
+RUNTIME_TOP = "plugins"
+
+KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset(
+    {
+        # the codecs still read their job type, defaults and connection values from the specs
+        *(
+            (f"vendors.{key}.codec", f"vendors.{key}.spec")
+            for key in ("which50", "mailup", "mypreferences", "isales", "luminate")
+        ),
+        *(
+            (f"vendors.{key}.codec", "vendors.spec")
+            for key in ("which50", "mailup", "mypreferences", "isales", "luminate")
+        ),
+        ("vendors.spec", "simulators.core"),  # the spec's simulator_class annotation
+    }
+)
+"""Upward imports not yet removed: this list only shrinks (a new upward import fails the test)."""
+
+KNOWN_CYCLE_EDGES: frozenset[tuple[str, str]] = frozenset(
+    (f"vendors.{key}.spec", f"vendors.{key}.codec")
+    for key in ("which50", "mailup", "mypreferences", "isales", "luminate")
+)
+"""The specs' type-only imports of their codec's settings class, which close a cycle; this list only shrinks."""
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """The package modules ``path`` imports (``from pkg import mod`` counts as importing ``mod``)."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = ".".join(
+                    [PACKAGE, *package.split(".")][: len(package.split(".")) + 2 - node.level] if package else [PACKAGE]
+                )
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module or ""
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    prefix = PACKAGE + "."
+    return {imported[len(prefix) :] for imported in found if imported.startswith(prefix)}
+
+
+def module_paths() -> dict[str, Path]:
+    return {module_name(path): path for path in sorted(ROOT.rglob("*.py")) if module_name(path)}
+
+
+def module_graph() -> dict[str, set[str]]:
+    """Each package module (``errors``, ``vendors.which50.codec``...) and the package modules it imports."""
+    paths = module_paths()
+    return {name: imports_of(path) & set(paths) - {name} for name, path in sorted(paths.items())}
+
+
+def layer_of(module: str) -> int:
+    for index, (_, patterns) in enumerate(LAYERS):
+        if any(re.fullmatch(pattern, module) for pattern in patterns):
+            return index
+    raise LookupError(f"{module} is in no layer: add it to LAYERS in tests/test_layers.py")
+
+
+def upward_imports(graph: dict[str, set[str]]) -> set[tuple[str, str]]:
+    return {
+        (module, imported)
+        for module, deps in graph.items()
+        for imported in deps
+        if layer_of(imported) > layer_of(module)
+    }
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import cycle, as found by a depth-first walk (one path per back edge)."""
+    found: list[list[str]] = []
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(module: str) -> None:
+        state[module] = 1
+        stack.append(module)
+        for imported in sorted(graph[module]):
+            if state.get(imported) == 1:
+                found.append([*stack[stack.index(imported) :], imported])
+            elif imported not in state:
+                visit(imported)
+        stack.pop()
+        state[module] = 2
+
+    for module in graph:
+        if module not in state:
+            visit(module)
+    return found
+
+
+GRAPH = module_graph()
+
+
+def test_every_module_has_a_layer():
+    for module in GRAPH:
+        layer_of(module)
+
+
+def test_no_import_points_upward():
+    new = upward_imports(GRAPH) - KNOWN_UPWARD
+    assert not new, f"imports against the layer order {[name for name, _ in LAYERS]}: {sorted(new)}"
+
+
+def test_known_upward_imports_are_still_there():
+    """A removed upward import leaves the list (so it cannot come back unnoticed)."""
+    assert not KNOWN_UPWARD - upward_imports(GRAPH)
+
+
+def test_no_import_cycle():
+    graph = {module: {i for i in deps if (module, i) not in KNOWN_CYCLE_EDGES} for module, deps in GRAPH.items()}
+    assert cycles(graph) == []
+    assert all(edge[1] in GRAPH[edge[0]] for edge in KNOWN_CYCLE_EDGES)
+
+
+def test_runtime_never_imports_the_simulators_or_the_demo():
+    top = [name for name, _ in LAYERS].index(RUNTIME_TOP)
+    simulators = {m for m in GRAPH if layer_of(m) > top}
+    leaks = {(m, i) for m in GRAPH if layer_of(m) <= top for i in GRAPH[m] & simulators} - KNOWN_UPWARD
+    assert not leaks
+
+
+def test_errors_transport_and_codecs_do_not_import_airflow():
+    for module, path in module_paths().items():
+        if layer_of(module) <= [name for name, _ in LAYERS].index("codecs"):
+            tree = ast.parse(path.read_text())
+            airflow = [
+                n.module if isinstance(n, ast.ImportFrom) else n.names[0].name
+                for n in ast.walk(tree)
+                if isinstance(n, (ast.Import, ast.ImportFrom))
+                and ((n.module or "") if isinstance(n, ast.ImportFrom) else n.names[0].name).split(".")[0] == "airflow"
+            ]
+            assert not airflow, f"{module} imports Airflow ({airflow})"
+
+
+def test_the_check_catches_an_upward_import():
+    graph = {**GRAPH, "errors": GRAPH["errors"] | {"hooks.base"}}
+    assert ("errors", "hooks.base") in upward_imports(graph)
+    assert cycles({"a": {"b"}, "b": {"a"}}) == [["a", "b", "a"]]
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("from airflow_import_status.errors import snippet", {"errors", "errors.snippet"}),
+        ("def f():\n    import airflow_import_status.transport", {"transport"}),
+        ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import result", {"hooks", "hooks.result"}),
+    ],
+)
+def test_imports_of_reads_every_kind_of_import(tmp_path, monkeypatch, source, expected):
+    package = tmp_path / PACKAGE / "hooks"
+    package.mkdir(parents=True)
+    (package / "x.py").write_text(source)
+    monkeypatch.setattr(f"{__name__}.ROOT", tmp_path / PACKAGE)
+    assert imports_of(package / "x.py") == expected
+
+
+def main() -> None:
+    """Print which module imports which layer."""
+    names = [name for name, _ in LAYERS]
+    for module, deps in GRAPH.items():
+        by_layer = sorted({layer_of(d) for d in deps})
+        print(f"{names[layer_of(module)]:>10} {module:<34} -> {', '.join(names[i] for i in by_layer) or '-'}")
+
+
+if __name__ == "__main__":
+    main()
