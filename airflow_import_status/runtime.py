@@ -148,10 +148,6 @@ class Runtime:
             await asyncio.sleep(slot - now)
 
     # ----- shared values ------------------------------------------------------------------------------
-    def forget(self, key: Hashable) -> None:
-        """Drop one shared value (the next flow that needs it fetches it again)."""
-        self._values.pop(key, None)
-
     def _cached(self, shared: Shared[Any]) -> Any:
         stored = self._values.get(shared.key)
         if stored is None or stored.expires_at <= time.time():

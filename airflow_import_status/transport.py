@@ -102,10 +102,6 @@ class HttpRequest:
     def full_url(self) -> str:
         return f"{self.url}?{urlencode(self.params)}" if self.params else self.url
 
-    @property
-    def origin(self) -> str:
-        return origin_of(self.url)
-
     def describe(self) -> str:
         """How errors name the request: method and URL without its query."""
         return f"{self.method} {self.url.split('?')[0]}"

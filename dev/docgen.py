@@ -1,4 +1,5 @@
-"""The vendor tables of the README and the docs site, and ``docs/vendors/<key>.md``, from the vendor registry.
+"""The vendor tables of the README and the docs site, ``docs/vendors/<key>.md``, and the provider info
+Airflow reads (``airflow_import_status/get_provider_info.py``, a static dict), from the vendor registry.
 
 ``python dev/docgen.py`` rewrites them; ``--check`` exits 1 when the committed
 files differ from what the registry produces (a test runs the same check).
@@ -7,11 +8,13 @@ files differ from what the registry produces (a test runs the same check).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from airflow_import_status import __version__
 from airflow_import_status.result import COUNTER_FIELDS
 from airflow_import_status.vendors import builtin_specs
 from airflow_import_status.vendors.spec import ConnectionField, VendorSpec
@@ -28,6 +31,8 @@ BLOCKS = {
     DOCS / "lineage.md": ("lineage",),
 }
 """Which file holds which generated block (between ``<!-- BEGIN/END GENERATED: name -->`` markers)."""
+PROVIDER_INFO = ROOT / "airflow_import_status" / "get_provider_info.py"
+"""The provider info, a dict literal: Airflow reads it without importing the registry."""
 
 MAPPING_COLUMNS = ("state", *COUNTER_FIELDS, "progress", "details")
 """The normalized result's columns, as the vendor specs' ``docs`` describe each."""
@@ -171,6 +176,103 @@ def vendor_page(spec: VendorSpec[Any, Any]) -> str:
     )
 
 
+def _module(class_name: str) -> str:
+    return class_name.rpartition(".")[0]
+
+
+def provider_info(specs: Sequence[VendorSpec[Any, Any]]) -> dict[str, Any]:
+    """What Airflow's ProvidersManager reads: each vendor's connection type, form, hook, sensor and operator."""
+    return {
+        "package-name": "airflow-import-status",
+        "name": "Import Status",
+        "description": "Deferrable sensors that wait for contact-import jobs at marketing and contact-center vendors "
+        "(Which50, MailUp, PossibleNOW MyPreferences, Huawei CC-iSales, Blackbaud Luminate), and operators that "
+        "upload the contacts, start the import and wait for it in one task.",
+        "versions": [VERSION],
+        "integrations": [
+            {"integration-name": spec.display_name, "external-doc-url": spec.doc_url, "tags": ["service"]}
+            for spec in specs
+        ]
+        # the shared trigger and sensor base: waiting in the triggerer is Airflow's deferral
+        + [
+            {
+                "integration-name": "Import Status",
+                "external-doc-url": "https://airflow.apache.org/docs/apache-airflow/stable/authoring-and-scheduling/deferring.html",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {"integration-name": spec.display_name, "python-modules": [_module(spec.hook_class_name)]} for spec in specs
+        ],
+        "operators": [
+            {"integration-name": spec.display_name, "python-modules": [_module(operator)]}
+            for spec in specs
+            if (operator := spec.operator_class_name)
+        ],
+        "sensors": [
+            {"integration-name": spec.display_name, "python-modules": [_module(spec.sensor_class_name)]}
+            for spec in specs
+        ],
+        "triggers": [
+            {
+                "integration-name": "Import Status",
+                "python-modules": ["airflow_import_status.triggers.import_status"],
+            }
+        ],
+        "extra-links": ["airflow_import_status.sensors.base.ImportConsoleLink"],
+        # loaded with [core] lazy_discover_providers = False; not an airflow.plugins entry point: the task
+        # SDK's plugin loader (3.3.2) stops at the first plugin it sees twice, and an editable checkout
+        # on sys.path shows this package's entry points twice, so OpenLineage's listener was lost
+        "plugins": [
+            {"name": "import_status", "plugin-class": "airflow_import_status.plugins.import_status.ImportStatusPlugin"}
+        ],
+        "connection-types": [spec.connection_type() for spec in specs],
+    }
+
+
+class _Named(str):
+    """A value the generated module reads from a name (its single source) instead of repeating it."""
+
+    source: str
+
+    def __new__(cls, value: str, source: str) -> _Named:
+        named = super().__new__(cls, value)
+        named.source = source
+        return named
+
+
+VERSION = _Named(__version__, "__version__")
+
+
+def _literal(value: Any, indent: str = "") -> str:
+    """``value`` as Python source, one item per line (ruff format keeps it: trailing commas)."""
+    inner = indent + "    "
+    if isinstance(value, _Named):
+        return value.source
+    if isinstance(value, dict) and value:
+        items = "".join(f"{inner}{_literal(k)}: {_literal(v, inner)},\n" for k, v in value.items())
+        return "{\n" + items + indent + "}"
+    if isinstance(value, list) and value:
+        return "[\n" + "".join(f"{inner}{_literal(v, inner)},\n" for v in value) + indent + "]"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
+
+
+def provider_info_module(specs: Sequence[VendorSpec[Any, Any]]) -> str:
+    return (
+        '"""Provider metadata read by Airflow\'s ProvidersManager (entry point ``apache_airflow_provider``).\n\n'
+        "Generated by ``python dev/docgen.py`` from the vendor registry (each spec's connection schema and\n"
+        "``VendorClasses``); do not edit. ``dev/docgen.py --check`` and a test keep it equal to the registry.\n"
+        '"""\n\n'
+        "from __future__ import annotations\n\n"
+        "from typing import Any\n\n"
+        "from airflow_import_status import __version__\n\n\n"
+        "def get_provider_info() -> dict[str, Any]:\n"
+        f"    return {_literal(provider_info(specs), '    ')}\n"
+    )
+
+
 def _replace_block(text: str, name: str, body: str, path: Path) -> str:
     begin, end = f"<!-- BEGIN GENERATED: {name} -->", f"<!-- END GENERATED: {name} -->"
     head, found, rest = text.partition(begin)
@@ -197,6 +299,7 @@ def expected_files() -> dict[Path, str]:
         for name in names:
             text = _replace_block(text, name, bodies[name], path)
         files[path] = text
+    files[PROVIDER_INFO] = provider_info_module(specs)
     files.update({VENDOR_DOCS / f"{spec.key}.md": vendor_page(spec) for spec in specs})
     return files
 

@@ -4,7 +4,7 @@ Derived from the vendor registry: each vendor's spec (job type, status table, co
 simulator's declarations (secrets, bad credentials, job params, a sample status answer).
 A vendor registered with :func:`airflow_import_status.vendors.register` (the tests' toy
 vendor) joins every suite without editing this file. A vendor with a start-import operator
-(``operators/<key>.py`` holding ``{class_prefix}ImportOperator``, the spec's convention) joins
+(named by its spec's ``VendorClasses.operator``) joins
 the operator suites the same way (:data:`OPERATOR_VENDORS`).
 """
 
@@ -168,7 +168,7 @@ VENDOR_CASES: list[str] = _vendor_keys()
 
 
 OPERATOR_VENDORS: list[str] = [key for key in VENDOR_CASES if _operator_path(key)]
-"""Every vendor with a start-import operator (by the spec's class convention, no list kept by hand)."""
+"""Every vendor with a start-import operator (its spec names one; no list kept by hand)."""
 
 
 def vendor_case(vendor: str) -> VendorCase:

@@ -19,8 +19,9 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("errors", (r"errors", r"scrubbing")),
     ("values", (r"result", r"parsing", r"polling")),
     ("transport", (r"transport", r"responses")),
+    ("specs", (r"vendors\.spec", r"vendors\.\w+\.spec")),
     ("codecs", (r"vendors\.\w+\.codec",)),
-    ("specs", (r"vendors\.spec", r"vendors\.\w+\.spec", r"vendors(\.\w+)?", r"get_provider_info")),
+    ("registry", (r"vendors(\.\w+)?", r"get_provider_info")),
     ("airflow", (r"version_compat", r"airflow_errors", r"runtime")),
     ("hooks", (r"hooks(\..+)?",)),
     ("triggers", (r"triggers(\..+)?",)),
@@ -33,28 +34,6 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 The simulators and the demo are shipped for users' tests; no runtime module imports them."""
 
 RUNTIME_TOP = "plugins"
-
-KNOWN_UPWARD: frozenset[tuple[str, str]] = frozenset(
-    {
-        # the codecs still read their job type, defaults and connection values from the specs
-        *(
-            (f"vendors.{key}.codec", f"vendors.{key}.spec")
-            for key in ("which50", "mailup", "mypreferences", "isales", "luminate")
-        ),
-        *(
-            (f"vendors.{key}.codec", "vendors.spec")
-            for key in ("which50", "mailup", "mypreferences", "isales", "luminate")
-        ),
-        ("vendors.spec", "simulators.core"),  # the spec's simulator_class annotation
-    }
-)
-"""Upward imports not yet removed: this list only shrinks (a new upward import fails the test)."""
-
-KNOWN_CYCLE_EDGES: frozenset[tuple[str, str]] = frozenset(
-    (f"vendors.{key}.spec", f"vendors.{key}.codec")
-    for key in ("which50", "mailup", "mypreferences", "isales", "luminate")
-)
-"""The specs' type-only imports of their codec's settings class, which close a cycle; this list only shrinks."""
 
 
 def module_name(path: Path) -> str:
@@ -142,38 +121,46 @@ def test_every_module_has_a_layer():
 
 
 def test_no_import_points_upward():
-    new = upward_imports(GRAPH) - KNOWN_UPWARD
-    assert not new, f"imports against the layer order {[name for name, _ in LAYERS]}: {sorted(new)}"
-
-
-def test_known_upward_imports_are_still_there():
-    """A removed upward import leaves the list (so it cannot come back unnoticed)."""
-    assert not KNOWN_UPWARD - upward_imports(GRAPH)
+    upward = upward_imports(GRAPH)
+    assert not upward, f"imports against the layer order {[name for name, _ in LAYERS]}: {sorted(upward)}"
 
 
 def test_no_import_cycle():
-    graph = {module: {i for i in deps if (module, i) not in KNOWN_CYCLE_EDGES} for module, deps in GRAPH.items()}
-    assert cycles(graph) == []
-    assert all(edge[1] in GRAPH[edge[0]] for edge in KNOWN_CYCLE_EDGES)
+    assert cycles(GRAPH) == []
 
 
 def test_runtime_never_imports_the_simulators_or_the_demo():
     top = [name for name, _ in LAYERS].index(RUNTIME_TOP)
     simulators = {m for m in GRAPH if layer_of(m) > top}
-    leaks = {(m, i) for m in GRAPH if layer_of(m) <= top for i in GRAPH[m] & simulators} - KNOWN_UPWARD
+    leaks = {(m, i) for m in GRAPH if layer_of(m) <= top for i in GRAPH[m] & simulators}
     assert not leaks
 
 
-def test_errors_transport_and_codecs_do_not_import_airflow():
+def test_layers_below_airflow_import_nothing_from_airflow_at_run_time():
+    """Errors, transport, specs, codecs and the registry (type-only imports aside: they never run)."""
+    below = [name for name, _ in LAYERS].index("airflow")
     for module, path in module_paths().items():
-        if layer_of(module) <= [name for name, _ in LAYERS].index("codecs"):
+        if layer_of(module) < below:
             tree = ast.parse(path.read_text())
-            airflow = [
-                n.module if isinstance(n, ast.ImportFrom) else n.names[0].name
-                for n in ast.walk(tree)
-                if isinstance(n, (ast.Import, ast.ImportFrom))
-                and ((n.module or "") if isinstance(n, ast.ImportFrom) else n.names[0].name).split(".")[0] == "airflow"
-            ]
+            type_only = {
+                id(inner)
+                for node in ast.walk(tree)
+                if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING")
+                for inner in ast.walk(node)
+            }
+            airflow = sorted(
+                name
+                for node in ast.walk(tree)
+                if id(node) not in type_only
+                for name in (
+                    [node.module or ""]
+                    if isinstance(node, ast.ImportFrom)
+                    else [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else []
+                )
+                if name.split(".")[0] == "airflow"
+            )
             assert not airflow, f"{module} imports Airflow ({airflow})"
 
 

@@ -15,8 +15,8 @@ from airflow.sdk import Connection, ObjectStoragePath
 from airflow_import_status.lineage import OUTPUT_FACET, RUN_FACET, host_of, list_dataset, path_dataset
 from airflow_import_status.result import COUNTER_FIELDS, ImportResult, ImportState
 from airflow_import_status.simulators.contacts import write_csv
+from airflow_import_status.simulators.mypreferences import CLIENT_ID as MYPREFERENCES_CLIENT_ID
 from airflow_import_status.vendors import builtin_specs, get_spec
-from airflow_import_status.vendors.mypreferences.simulator import CLIENT_ID as MYPREFERENCES_CLIENT_ID
 from tests.observed_run import observed_runs
 from tests.registry import OPERATOR_VENDORS, operator_class, vendor_case
 

@@ -110,3 +110,20 @@ def test_the_imports_plugin_is_a_provider_plugin_and_loads_once_with_lazy_discov
         plugins_manager._get_plugins.cache_clear()
     assert [p.name for p in plugins].count("import_status") == 1
     assert not [name for name in errors if "import_status" in name], errors
+
+
+def test_static_provider_info_is_what_the_registry_generates():
+    """``get_provider_info.py`` is a generated dict literal: equal to what the specs produce, importing no registry."""
+    import ast
+    import sys
+
+    from airflow_import_status import get_provider_info as module
+    from airflow_import_status.vendors import builtin_specs
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dev"))
+    import docgen
+
+    assert get_provider_info() == docgen.provider_info(builtin_specs())
+    tree = ast.parse(Path(module.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert imported == {"__future__", "typing", "airflow_import_status"}, "only the version, never the registry"

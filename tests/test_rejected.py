@@ -27,7 +27,7 @@ from airflow_import_status.rejected import (
 )
 from airflow_import_status.runtime import RUNTIME
 from airflow_import_status.sensors.mypreferences import MyPreferencesImportSensor
-from airflow_import_status.vendors.mailup.simulator import LIST_GUID
+from airflow_import_status.simulators.mailup import LIST_GUID
 from tests.sensor_harness import run_sensor
 
 HEADER = "email,first_name,last_name,phone"

@@ -28,13 +28,13 @@ from airflow_import_status.vendors.spec import (
     ConnectionValues,
     ImportJob,
     StandardField,
+    VendorClasses,
     VendorSpec,
     base_url,
     job_field,
 )
 
 API_KEY = "toy-sim-api-key-123"
-ROLES = {"codec": "Codec", "simulator": "Simulator", "hook": "Hook", "sensor": "ImportSensor"}
 STATUS_TABLE = StatusTable(
     pending=frozenset({"queued"}),
     running=frozenset({"working"}),
@@ -98,6 +98,9 @@ class ToyCodec:
         return None
 
 
+CODEC = ToyCodec()
+
+
 class ToySimulator(VendorSimulator):
     name = "toy"
     conn_id = "toy_default"
@@ -147,8 +150,12 @@ SPEC: VendorSpec[ToySettings, ToyJob] = register(
         connection=ConnectionSchema(standard=(StandardField("host", "Base URL"), StandardField("password", "API key"))),
         job_type=ToyJob,
         status_table=STATUS_TABLE,
-        class_prefix="Toy",
-        class_paths={role: f"tests.toy_vendor.Toy{name}" for role, name in ROLES.items()},
+        classes=VendorClasses(
+            codec="tests.toy_vendor.CODEC",
+            hook="tests.toy_vendor.ToyHook",
+            sensor="tests.toy_vendor.ToyImportSensor",
+            simulator="tests.toy_vendor.ToySimulator",
+        ),
     )
 )
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from airflow_import_status.hooks.base import ImportStatusHook
-from airflow_import_status.vendors.isales.codec import ISalesCodec, ISalesSettings
+from airflow_import_status.vendors.isales.codec import CODEC, ISalesSettings
 from airflow_import_status.vendors.isales.spec import SPEC, ISalesJob
 from airflow_import_status.vendors.spec import ConnectionValues
 
@@ -41,6 +41,6 @@ class ISalesHook(ImportStatusHook[ISalesSettings, ISalesJob]):
         CC-iSales documents no such call on its pages; this exists for the demo and tests.
         """
         settings = self.get_settings()
-        codec = cast(ISalesCodec, SPEC.codec)
+        codec = CODEC
         task_id: str = self.run_flow(codec.upload_flow(settings, vdn_id, file_name, content, campaign_id), settings)
         return task_id

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from airflow_import_status.hooks.base import ImportStatusHook
-from airflow_import_status.vendors.luminate.codec import LuminateCodec, LuminateImportStart, LuminateSettings
+from airflow_import_status.vendors.luminate.codec import CODEC, LuminateImportStart, LuminateSettings
 from airflow_import_status.vendors.luminate.spec import SPEC, LuminateJob
 
 
@@ -28,7 +26,7 @@ class LuminateHook(ImportStatusHook[LuminateSettings, LuminateJob]):
         :class:`~airflow_import_status.sensors.luminate.LuminateImportSensor`.
         """
         settings = self.get_settings()
-        codec = cast(LuminateCodec, SPEC.codec)
+        codec = CODEC
         started: LuminateImportStart = self.run_flow(
             codec.start_import_flow(settings, import_source, callback_url), settings
         )

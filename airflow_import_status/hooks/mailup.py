@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import Any
 
 from airflow_import_status.hooks.base import ImportStatusHook
-from airflow_import_status.vendors.mailup.codec import MailUpCodec, MailUpSettings
+from airflow_import_status.vendors.mailup.codec import CODEC, MailUpSettings
 from airflow_import_status.vendors.mailup.spec import SPEC, MailUpJob
 
 
@@ -34,6 +34,6 @@ class MailUpHook(ImportStatusHook[MailUpSettings, MailUpJob]):
         settings = self.get_settings()
         job = SPEC.job({"list_id": list_id, "list_guid": list_guid, "process_id": 0})  # typed list fields
         groups = [int(group) for group in group_ids]
-        flow = cast(MailUpCodec, SPEC.codec).start_import_flow(settings, job.list_id, job.list_guid, [contacts], groups)
+        flow = CODEC.start_import_flow(settings, job.list_id, job.list_guid, [contacts], groups)
         [process_id] = self.run_flow(flow, settings)
         return process_id

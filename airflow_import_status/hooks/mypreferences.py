@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from airflow_import_status.hooks.base import ImportStatusHook
 from airflow_import_status.vendors.mypreferences.codec import (
+    CODEC,
     STAGE_BATCH_SIZE,
-    MyPreferencesCodec,
     MyPreferencesSettings,
 )
 from airflow_import_status.vendors.mypreferences.spec import SPEC, MyPreferencesJob
@@ -32,6 +32,6 @@ class MyPreferencesHook(ImportStatusHook[MyPreferencesSettings, MyPreferencesJob
         """
         settings = self.get_settings()
         batches = (profiles[start : start + STAGE_BATCH_SIZE] for start in range(0, len(profiles), STAGE_BATCH_SIZE))
-        codec = cast(MyPreferencesCodec, SPEC.codec)
+        codec = CODEC
         token: str = self.run_flow(codec.start_import_flow(settings, name, batches, client_id), settings)
         return token

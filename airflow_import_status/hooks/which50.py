@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
 from airflow_import_status.hooks.base import ImportStatusHook
-from airflow_import_status.vendors.which50.codec import MAX_CONTACTS_PER_REQUEST, Which50Codec, Which50Settings
+from airflow_import_status.vendors.which50.codec import CODEC, MAX_CONTACTS_PER_REQUEST, Which50Settings
 from airflow_import_status.vendors.which50.spec import SPEC, Which50Job
 
 
@@ -27,5 +27,5 @@ class Which50Hook(ImportStatusHook[Which50Settings, Which50Job]):
             [dict(contact) for contact in contacts[start : start + MAX_CONTACTS_PER_REQUEST]]
             for start in range(0, len(contacts), MAX_CONTACTS_PER_REQUEST)
         ]
-        codec = cast(Which50Codec, SPEC.codec)
+        codec = CODEC
         return self.run_flow(codec.start_import_flow(settings, contact_list_id, field_names, batches), settings)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Variable
 
@@ -34,9 +34,9 @@ from airflow_import_status.errors import ImportStatusError
 from airflow_import_status.operators.base import LEDGER_DESCRIPTION, ImportStartOperator, ledger_key
 from airflow_import_status.operators.upload import ContactUpload, SourceError
 from airflow_import_status.vendors.mailup.codec import (
+    CODEC,
     MAX_SUBSCRIBERS_PER_PROCESS,
     ListBusyError,
-    MailUpCodec,
     prepared_note,
     subscriber_problem,
 )
@@ -89,7 +89,7 @@ class MailUpImportOperator(ImportStartOperator):
         return f"{self._task_ledger}.mailup_upload"
 
     def start(self, params: dict[str, Any], batches: Iterator[list[dict[str, Any]]], upload: ContactUpload) -> str:
-        codec = cast(MailUpCodec, SPEC.codec)
+        codec = CODEC
         job = SPEC.job({**params, "process_id": 0})
         settings = self.hook.get_settings()
         record = self._earlier_upload(job.list_id, job.list_guid)

@@ -15,15 +15,15 @@ executes that same import; a retry after Execute only waits.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 from airflow_import_status.errors import JobNotFoundError
 from airflow_import_status.operators.base import ImportStartOperator
 from airflow_import_status.operators.upload import ContactUpload
 from airflow_import_status.vendors.mypreferences.codec import (
+    CODEC,
     DEFAULT_DATA_STAGE_DURATION,
     STAGE_BATCH_SIZE,
-    MyPreferencesCodec,
     initiate_body,
     profile_problem,
     profile_record,
@@ -96,7 +96,7 @@ class MyPreferencesImportOperator(ImportStartOperator):
         return super().check_row(row) or profile_problem(row)
 
     def start(self, params: dict[str, Any], batches: Iterator[list[dict[str, Any]]], upload: ContactUpload) -> str:
-        codec = cast(MyPreferencesCodec, SPEC.codec)
+        codec = CODEC
         settings = self.hook.get_settings()
         client_id = params.get("client_id")
         resuming = params.get("access_token")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator, Mapping
-from typing import Any, cast
+from typing import Any
 
 from airflow_import_status.operators.base import ImportStartOperator
 from airflow_import_status.operators.upload import ContactUpload
 from airflow_import_status.rejected import SourceRows
-from airflow_import_status.vendors.which50.codec import MAX_CONTACTS_PER_REQUEST, Which50Codec
+from airflow_import_status.vendors.which50.codec import CODEC, MAX_CONTACTS_PER_REQUEST
 from airflow_import_status.vendors.which50.spec import SPEC
 
 
@@ -49,9 +49,7 @@ class Which50ImportOperator(ImportStartOperator):
         self._known_fields = frozenset(self._field_names)
         rows = self.checked(_chain(first, batches), upload)
         settings = self.hook.get_settings()
-        flow = cast(Which50Codec, SPEC.codec).start_import_flow(
-            settings, params["contact_list_id"], self._field_names, rows
-        )
+        flow = CODEC.start_import_flow(settings, params["contact_list_id"], self._field_names, rows)
         job_id: str = self.hook.run_flow(flow, settings)
         return job_id
 

@@ -1,7 +1,8 @@
 """Vendor simulators: real HTTP servers imitating each vendor's import-status API.
 
-Each vendor's simulator lives in its folder (``vendors/<key>/simulator.py``); the registry
-lists them. This package holds what they share (``core``) and the server (``server``).
+One module per vendor (``simulators/<key>.py``, named by its spec's ``VendorClasses``), what
+they share (``core``) and the server (``server``). Shipped so users can test their own DAGs
+against them; the runtime code (hooks, triggers, sensors, operators, plugins) never imports them.
 """
 
 from __future__ import annotations

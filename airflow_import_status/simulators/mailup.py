@@ -1,6 +1,6 @@
 """MailUp's WSMailUpImport SOAP service, faithful to its documentation page.
 
-``GET /Services/WSMailUpImport.asmx?WSDL`` serves ``mailup.wsdl`` (the real interface) with the
+``GET /Services/WSMailUpImport.asmx?WSDL`` serves ``vendors/mailup/mailup.wsdl`` (the real interface) with the
 ``soap:address`` an ASMX service behind a proxy writes: ``http://{host}/Services/WSMailupImport.asmx``,
 which clients must not use. ``POST /Services/WSMailUpImport.asmx`` takes SOAP 1.1 envelopes,
 checks the SOAPAction, the parameters' names and types as the WSDL declares them (a SOAP
@@ -49,7 +49,7 @@ SOAP_NAMESPACE = "http://ws.mailupnet.it/"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SERVICE_PATH = "/Services/WSMailUpImport.asmx"
 ACCOUNT_TIMEZONE = ZoneInfo("Europe/Rome")
-WSDL_TEMPLATE = (Path(__file__).parent / "mailup.wsdl").read_text(encoding="utf-8")
+WSDL_TEMPLATE = (Path(__file__).parents[1] / "vendors" / "mailup" / "mailup.wsdl").read_text(encoding="utf-8")
 STATUS_CODE_BY_STATE = {"pending": "1", "running": "2", "succeeded": "3", "failed": "4"}
 LIST_GUID = "00000000-aaaa-bbbb-cccc-000123456789"  # "WSMailUpImport.GetProcessDetails": the SOAP request
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")

@@ -1,8 +1,8 @@
 """The vendor registry: one line per vendor, everything else is derived from its spec.
 
 Each vendor is one folder, ``vendors/<key>/``: ``spec.py`` (the :class:`VendorSpec`: connection
-schema, job, status table), ``codec.py`` (requests and pure parsers), ``simulator.py`` (its
-fake API). The Airflow-facing classes stay where users import them (``hooks/<key>.py``,
+schema, job, status table), ``codec.py`` (requests and pure parsers); its fake API is
+``simulators/<key>.py``. The Airflow-facing classes stay where users import them (``hooks/<key>.py``,
 ``sensors/<key>.py``) as thin modules bound to the spec.
 """
 
@@ -25,10 +25,6 @@ def register(spec: VendorSpec[Any, Any]) -> VendorSpec[Any, Any]:
         raise ValueError(f"vendor {spec.key!r} is registered already")
     _REGISTERED[spec.key] = spec
     return spec
-
-
-def unregister(key: str) -> None:
-    _REGISTERED.pop(key, None)
 
 
 def builtin_specs() -> list[VendorSpec[Any, Any]]:

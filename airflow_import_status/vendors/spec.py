@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -26,7 +25,6 @@ from airflow_import_status.transport import DEFAULT_MAX_CONNECTIONS, DEFAULT_TIM
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-    from airflow_import_status.simulators.core import VendorSimulator
     from airflow_import_status.transport import Flow, HttpResponse
 
 
@@ -417,6 +415,23 @@ class VendorCodec(Protocol[SettingsT, JobT_contra]):
 
 
 @dataclass(frozen=True)
+class VendorClasses:
+    """Where a vendor's parts live, each named by its dotted path (``module.attribute``).
+
+    Imported on first use: the hook, sensor, operator and simulator are higher layers than the spec
+    (they import it), and Airflow reads the provider info without importing them.
+    """
+
+    codec: str
+    """The codec instance (``CODEC`` in ``vendors/<key>/codec.py``)."""
+    hook: str
+    sensor: str
+    simulator: str
+    operator: str | None = None
+    """The start-import operator, for a vendor whose start call is public."""
+
+
+@dataclass(frozen=True)
 class VendorSpec(Generic[SettingsT, JobT]):
     """Everything the package needs to know about one vendor."""
 
@@ -427,13 +442,7 @@ class VendorSpec(Generic[SettingsT, JobT]):
     connection: ConnectionSchema
     job_type: type[JobT]
     status_table: StatusTable
-    class_prefix: str
-    """Names the vendor's classes by convention: ``{prefix}Codec`` and ``{prefix}Simulator`` in its folder,
-    ``{prefix}Hook`` in ``hooks/<key>.py``, ``{prefix}ImportSensor`` in ``sensors/<key>.py`` and, for a
-    vendor whose start call is public, ``{prefix}ImportOperator`` in ``operators/<key>.py``."""
-    class_paths: Mapping[str, str] = field(default_factory=dict)
-    """Overrides of the conventional class paths by role (``codec``, ``simulator``, ``hook``, ``sensor``,
-    ``operator``), for a vendor that lives outside the package."""
+    classes: VendorClasses
     doc_url: str = ""
     """The vendor's public API documentation (the provider info's ``external-doc-url``)."""
     docs: Mapping[str, str] = field(default_factory=dict)
@@ -454,59 +463,38 @@ class VendorSpec(Generic[SettingsT, JobT]):
         """The sensor's / hook's connection-id parameter, Airflow style (e.g. ``which50_conn_id``)."""
         return f"{self.key}_conn_id"
 
-    def class_path(self, role: str) -> str:
-        """Where the vendor's ``role`` class lives (imported on first use: most need Airflow)."""
-        conventional = {
-            "codec": f"airflow_import_status.vendors.{self.key}.codec.{self.class_prefix}Codec",
-            "simulator": f"airflow_import_status.vendors.{self.key}.simulator.{self.class_prefix}Simulator",
-            "hook": f"airflow_import_status.hooks.{self.key}.{self.class_prefix}Hook",
-            "sensor": f"airflow_import_status.sensors.{self.key}.{self.class_prefix}ImportSensor",
-            "operator": f"airflow_import_status.operators.{self.key}.{self.class_prefix}ImportOperator",
-        }
-        return self.class_paths.get(role, conventional[role])
-
-    @property
-    def operator_class_name(self) -> str | None:
-        """The start-import operator's class path, if the vendor has one: its module exists.
-
-        Found without importing the module (Airflow reads the provider info while importing itself).
-        """
-        path = self.class_path("operator")
-        module_name = path.rpartition(".")[0]
-        try:
-            found = importlib.util.find_spec(module_name) is not None
-        except ModuleNotFoundError:  # a parent package is missing
-            found = False
-        return path if found else None
-
-    @cached_property
-    def operator_class(self) -> type[Any] | None:
-        path = self.operator_class_name
-        return _import(path) if path else None
-
     @property
     def hook_class_name(self) -> str:
-        return self.class_path("hook")
+        return self.classes.hook
 
     @property
     def sensor_class_name(self) -> str:
-        return self.class_path("sensor")
+        return self.classes.sensor
+
+    @property
+    def operator_class_name(self) -> str | None:
+        return self.classes.operator
 
     @cached_property
     def codec(self) -> VendorCodec[SettingsT, JobT]:
-        return _import(self.class_path("codec"))()  # type: ignore[no-any-return]
+        codec: VendorCodec[SettingsT, JobT] = load(self.classes.codec)
+        return codec
 
     @cached_property
     def hook_class(self) -> type[Any]:
-        return _import(self.hook_class_name)
+        return load_class(self.classes.hook)
 
     @cached_property
     def sensor_class(self) -> type[Any]:
-        return _import(self.sensor_class_name)
+        return load_class(self.classes.sensor)
 
     @cached_property
-    def simulator_class(self) -> type[VendorSimulator]:
-        return _import(self.class_path("simulator"))
+    def operator_class(self) -> type[Any] | None:
+        return load_class(self.classes.operator) if self.classes.operator else None
+
+    @cached_property
+    def simulator_class(self) -> type[Any]:
+        return load_class(self.classes.simulator)
 
     def job(self, params: Mapping[str, Any]) -> JobT:
         return self.job_type.from_params(params)  # type: ignore[return-value]
@@ -521,10 +509,16 @@ class VendorSpec(Generic[SettingsT, JobT]):
             "ui-field-behaviour": self.connection.ui_field_behaviour(),
         }
 
-    def describe_job(self, job: JobT) -> str:
-        return f"{self.key} import job {job.describe()}"
 
-
-def _import(path: str) -> type[Any]:
+def load(path: str) -> Any:
+    """The object at dotted ``path`` (``module.attribute``), its module imported on first use."""
     module_name, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module_name), name)  # type: ignore[no-any-return]
+    return getattr(importlib.import_module(module_name), name)
+
+
+def load_class(path: str) -> type[Any]:
+    """The class at dotted ``path``; a ``TypeError`` if ``path`` names something else."""
+    found = load(path)
+    if not isinstance(found, type):
+        raise TypeError(f"{path} is not a class")
+    return found

@@ -6,9 +6,9 @@ Per shipped vendor ``<key>``:
 - ``distributed_<key>_deadline``: the same with a short ``timeout`` and ``soft_fail`` (a skip
   at the deadline);
 - ``distributed_<key>_start``: the vendor's start-import operator uploading
-  ``example_dags/contacts.csv``, for each vendor that has one: by convention
-  ``airflow_import_status.operators.<key>.<ClassPrefix>ImportOperator``, found without
-  editing this file. Its job fields other than the job id come from the run's conf.
+  ``example_dags/contacts.csv``, for each vendor whose spec names one
+  (``VendorClasses.operator``), found without editing this file. Its job fields other than the
+  job id come from the run's conf.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def start_operator_class(spec: Any) -> type[Any] | None:
         module = importlib.import_module(f"airflow_import_status.operators.{spec.key}")
     except ModuleNotFoundError:
         return None
-    operator: type[Any] | None = getattr(module, f"{spec.class_prefix}ImportOperator", None)
+    operator: type[Any] | None = getattr(module, spec.operator_class_name.rpartition(".")[2], None)
     return operator
 
 

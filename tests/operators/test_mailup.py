@@ -9,7 +9,7 @@ import pytest
 
 from airflow_import_status.hooks.mailup import MailUpHook
 from airflow_import_status.operators.mailup import MailUpImportOperator
-from airflow_import_status.vendors.mailup.simulator import LIST_GUID, return_code_message, soap_envelope
+from airflow_import_status.simulators.mailup import LIST_GUID, return_code_message, soap_envelope
 from tests.sensor_harness import run_sensor
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("airflow_db")]

@@ -9,7 +9,7 @@ import pytest
 from airflow_import_status.operators import mypreferences as operator_module
 from airflow_import_status.operators.mypreferences import MyPreferencesImportOperator
 from airflow_import_status.runtime import RUNTIME
-from airflow_import_status.vendors.mypreferences.simulator import CLIENT_ID, HMAC_SECRET, USER_ID
+from airflow_import_status.simulators.mypreferences import CLIENT_ID, HMAC_SECRET, USER_ID
 from tests.sensor_harness import run_sensor
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("airflow_db")]

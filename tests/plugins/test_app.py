@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from airflow_import_status.vendors.which50.simulator import API_KEY
+from airflow_import_status.simulators.which50 import API_KEY
 from tests.plugins.seed import START, WHICH50_HOOK, add_imports, ensure_dags, result
 
 DAG_A, DAG_B, DAG_WITHOUT_IMPORTS = "imports_ui_a", "imports_ui_b", "imports_ui_none"

@@ -40,18 +40,18 @@ def test_a_vendor_cannot_be_registered_twice():
 
 
 @pytest.mark.parametrize("vendor", OPERATOR_VENDORS)
-def test_an_operator_is_found_by_the_convention_and_bound_to_its_spec(vendor):
+def test_an_operator_is_named_by_its_spec_and_bound_to_it(vendor):
     spec = get_spec(vendor)
     operator = operator_class(vendor_case(vendor))
     assert issubclass(operator, ImportStartOperator) and operator.spec is spec
     assert f"{operator.__module__}.{operator.__name__}" == spec.operator_class_name
-    assert operator.__name__ == f"{spec.class_prefix}ImportOperator"
+    assert spec.operator_class is operator
     listed = {m for entry in get_provider_info()["operators"] for m in entry["python-modules"]}
     assert operator.__module__ in listed, "the provider info does not list the operator"
 
 
 def test_every_operator_module_belongs_to_a_vendor_and_every_vendor_without_one_has_none():
-    """A misnamed ``operators/<key>.py`` would be silently ignored by the convention: it must not exist."""
+    """An ``operators/<key>.py`` its spec does not name would be silently ignored: it must not exist."""
     modules = {path.stem for path in OPERATORS_PACKAGE.glob("*.py")} - SHARED_OPERATOR_MODULES
     assert modules == {spec.key for spec in builtin_specs() if spec.operator_class_name}
     assert set(OPERATOR_VENDORS) <= set(BUILTIN_VENDORS), "the toy vendor has no operator"

@@ -78,8 +78,8 @@ _CONFIGURE_HINT = "note that CC-iSales documents only 0 (preparing), 1 (importin
 # ----- signing ------------------------------------------------------------------------------------
 # auth-v2 as "Huawei CC-iSales demo / its public ports" compute it ("What public
 # sources add"): the prefix, the signing key, the six-part canonical request and the encoding rule.
-SIGNATURE_ENCODINGS = ("hex", "base64")
-"""hex: the demo (signing key = hex text); base64: two public ports (raw key bytes, base64 signature)."""
+# The encodings (the connection's ``signature_encoding``): hex, the demo's (signing key = hex
+# text); base64, two public ports' (raw key bytes, base64 signature).
 
 
 def percent_encode(value: str | bytes) -> str:
@@ -429,3 +429,7 @@ class ISalesCodec:
         response = yield signed_json_request(settings, url, payload, idempotent=False)
         check_response(response, "the import endpoint", settings.transient_result_codes)
         return parse_upload_response(response.body)
+
+
+CODEC = ISalesCodec()
+"""The codec the spec names (``VendorClasses.codec``); hooks and operators use it typed."""

@@ -10,7 +10,7 @@ header list, whether ``importTaskIds`` is sent, and which result codes are worth
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from airflow_import_status.result import StatusTable
 from airflow_import_status.vendors.spec import (
@@ -19,12 +19,10 @@ from airflow_import_status.vendors.spec import (
     ImportJob,
     ListDataset,
     StandardField,
+    VendorClasses,
     VendorSpec,
     job_field,
 )
-
-if TYPE_CHECKING:
-    from airflow_import_status.vendors.isales.codec import ISalesSettings
 
 API_PREFIX = "rest/isales/v1/openapi/campaigns"
 SUCCESS_CODE = "0200000"
@@ -104,14 +102,19 @@ CONNECTION = ConnectionSchema(
     ),
 )
 
-SPEC: VendorSpec[ISalesSettings, ISalesJob] = VendorSpec(
+SPEC: VendorSpec[Any, ISalesJob] = VendorSpec(
     key="isales",
     display_name="Huawei CC-iSales",
     api="Huawei CC-iSales queryDataImportTask (blacklist and call-data file imports, REST/JSON, AK/SK auth-v2)",
     connection=CONNECTION,
     job_type=ISalesJob,
     status_table=STATUS_TABLE,
-    class_prefix="ISales",
+    classes=VendorClasses(
+        codec="airflow_import_status.vendors.isales.codec.CODEC",
+        hook="airflow_import_status.hooks.isales.ISalesHook",
+        sensor="airflow_import_status.sensors.isales.ISalesImportSensor",
+        simulator="airflow_import_status.simulators.isales.ISalesSimulator",
+    ),
     dataset=ListDataset(("vdn/{vdn_id}/campaign/{campaign_id}", "vdn/{vdn_id}/blacklist")),
     docs={
         "state": "`status`: 0 pending, 1 running, 2 succeeded, 3 failed",

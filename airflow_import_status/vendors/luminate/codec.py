@@ -500,3 +500,7 @@ class LuminateCodec:
                 f"{START_METHOD}Response is not an object: {snippet(str(payload))!r}", vendor=VENDOR
             )
         return LuminateImportStart(str(required(VENDOR, payload, "jobId")), optional_str(payload, "oauthUrl"))
+
+
+CODEC = LuminateCodec()
+"""The codec the spec names (``VendorClasses.codec``); hooks and operators use it typed."""

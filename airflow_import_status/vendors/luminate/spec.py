@@ -9,7 +9,7 @@ Inferred: nothing about the protocol; the mapping of error codes to retry decisi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from airflow_import_status.result import StatusTable
 from airflow_import_status.vendors.spec import (
@@ -17,12 +17,10 @@ from airflow_import_status.vendors.spec import (
     ConnectionSchema,
     ImportJob,
     StandardField,
+    VendorClasses,
     VendorSpec,
     job_field,
 )
-
-if TYPE_CHECKING:
-    from airflow_import_status.vendors.luminate.codec import LuminateSettings
 
 API_VERSION = "1.0"
 ADDRESS_BOOK_SERVLET = "CRAddressBookAPI"
@@ -99,14 +97,19 @@ CONNECTION = ConnectionSchema(
     ),
 )
 
-SPEC: VendorSpec[LuminateSettings, LuminateJob] = VendorSpec(
+SPEC: VendorSpec[Any, LuminateJob] = VendorSpec(
     key="luminate",
     display_name="Luminate Online",
     api="Luminate Online Client API getAddressBookImportJobStatus (CRAddressBookAPI, JSON or XML)",
     connection=CONNECTION,
     job_type=LuminateJob,
     status_table=STATUS_TABLE,
-    class_prefix="Luminate",
+    classes=VendorClasses(
+        codec="airflow_import_status.vendors.luminate.codec.CODEC",
+        hook="airflow_import_status.hooks.luminate.LuminateHook",
+        sensor="airflow_import_status.sensors.luminate.LuminateImportSensor",
+        simulator="airflow_import_status.simulators.luminate.LuminateSimulator",
+    ),
     docs={
         "state": "`jobStatus`: PENDING running, SUCCESS succeeded, FAILURE failed; error 908 pending",
         "total": "number of contacts from getAddressBookImportContacts (only with count_contacts)",

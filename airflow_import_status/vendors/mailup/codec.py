@@ -882,3 +882,7 @@ def with_note(err: ImportStatusError, note: str) -> ImportStatusError:
     noted = copy.copy(err)
     noted.args = (f"{err.args[0]}; {note}", *err.args[1:]) if err.args else (note,)
     return noted
+
+
+CODEC = MailUpCodec()
+"""The codec the spec names (``VendorClasses.codec``); hooks and operators use it typed."""

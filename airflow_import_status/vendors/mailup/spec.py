@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from airflow_import_status.result import StatusTable
 from airflow_import_status.vendors.spec import (
@@ -22,13 +22,11 @@ from airflow_import_status.vendors.spec import (
     JobFieldError,
     ListDataset,
     StandardField,
+    VendorClasses,
     VendorSpec,
     job_field,
     status_fields,
 )
-
-if TYPE_CHECKING:
-    from airflow_import_status.vendors.mailup.codec import MailUpSettings
 
 DEFAULT_TIMEZONE = "Europe/Rome"  # GetProcessDetails' page: dates are the account's local time (default Europe/Rome)
 DEFAULT_SOAP_NAMESPACE = "http://ws.mailupnet.it/"  # "WSMailUpImport.GetProcessDetails": the SOAP request
@@ -106,14 +104,20 @@ CONNECTION = ConnectionSchema(
     ),
 )
 
-SPEC: VendorSpec[MailUpSettings, MailUpJob] = VendorSpec(
+SPEC: VendorSpec[Any, MailUpJob] = VendorSpec(
     key="mailup",
     display_name="MailUp",
     api="MailUp WSMailUpImport.GetProcessDetails (SOAP)",
     connection=CONNECTION,
     job_type=MailUpJob,
     status_table=STATUS_TABLE,
-    class_prefix="MailUp",
+    classes=VendorClasses(
+        codec="airflow_import_status.vendors.mailup.codec.CODEC",
+        hook="airflow_import_status.hooks.mailup.MailUpHook",
+        sensor="airflow_import_status.sensors.mailup.MailUpImportSensor",
+        simulator="airflow_import_status.simulators.mailup.MailUpSimulator",
+        operator="airflow_import_status.operators.mailup.MailUpImportOperator",
+    ),
     dataset=ListDataset(("list/{list_id}",)),
     docs={
         "state": "`StatusCode` 1 pending, 2 running, 3 succeeded (running while `IsRunning` is True), 4 failed",

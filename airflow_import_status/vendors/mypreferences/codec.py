@@ -776,3 +776,7 @@ class MyPreferencesCodec:
         response = yield from authorized_flow(settings, client, execute)
         check_response(response, client, access_token)
         return access_token
+
+
+CODEC = MyPreferencesCodec()
+"""The codec the spec names (``VendorClasses.codec``); hooks and operators use it typed."""

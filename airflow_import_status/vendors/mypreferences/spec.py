@@ -14,7 +14,7 @@ from __future__ import annotations
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from airflow_import_status.result import StatusTable
 from airflow_import_status.vendors.spec import (
@@ -23,13 +23,11 @@ from airflow_import_status.vendors.spec import (
     ImportJob,
     ListDataset,
     StandardField,
+    VendorClasses,
     VendorSpec,
     job_field,
     status_fields,
 )
-
-if TYPE_CHECKING:
-    from airflow_import_status.vendors.mypreferences.codec import MyPreferencesSettings
 
 DEFAULT_BASE_URL = "https://pm.mypreferences.com"  # "Retrieve status": production (staging: pmstg)
 DEFAULT_STATUS_PATH = "Profiles/Async/{clientId}/Import/{accessToken}"  # inferred from the Execute path
@@ -151,14 +149,20 @@ CONNECTION = ConnectionSchema(
     ),
 )
 
-SPEC: VendorSpec[MyPreferencesSettings, MyPreferencesJob] = VendorSpec(
+SPEC: VendorSpec[Any, MyPreferencesJob] = VendorSpec(
     key="mypreferences",
     display_name="PossibleNOW MyPreferences",
     api="MyPreferences bulk import BulkImportStatus (REST, JSON; OAuth2 or PNAUTHINFO3 HMAC)",
     connection=CONNECTION,
     job_type=MyPreferencesJob,
     status_table=STATUS_TABLE,
-    class_prefix="MyPreferences",
+    classes=VendorClasses(
+        codec="airflow_import_status.vendors.mypreferences.codec.CODEC",
+        hook="airflow_import_status.hooks.mypreferences.MyPreferencesHook",
+        sensor="airflow_import_status.sensors.mypreferences.MyPreferencesImportSensor",
+        simulator="airflow_import_status.simulators.mypreferences.MyPreferencesSimulator",
+        operator="airflow_import_status.operators.mypreferences.MyPreferencesImportOperator",
+    ),
     dataset=ListDataset(("client/{client_id}/profiles",), default_host=DEFAULT_BASE_URL),
     docs={
         "state": "`Status` via a configurable table (Initiated/Staging/Queued pending, Processing running, "

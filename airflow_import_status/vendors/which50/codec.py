@@ -245,3 +245,7 @@ class Which50Codec:
         response = yield HttpRequest("POST", f"{base}/{job_id}/run", headers=settings.headers(), idempotent=False)
         check_response(response, f"import job {job_id} of contact list {contact_list_id}")
         return job_id
+
+
+CODEC = Which50Codec()
+"""The codec the spec names (``VendorClasses.codec``); hooks and operators use it typed."""

@@ -10,7 +10,7 @@ the auth header, the ``CurrentStatus`` values and ASP.NET's ``{"Message": ...}``
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from airflow_import_status.result import StatusTable
 from airflow_import_status.vendors.spec import (
@@ -19,13 +19,11 @@ from airflow_import_status.vendors.spec import (
     ImportJob,
     ListDataset,
     StandardField,
+    VendorClasses,
     VendorSpec,
     job_field,
     status_fields,
 )
-
-if TYPE_CHECKING:
-    from airflow_import_status.vendors.which50.codec import Which50Settings
 
 DEFAULT_BASE_URL = "https://app.which50.com/Which50API"  # inferred from the documentation site
 DEFAULT_CONSOLE_URL = "https://app.which50.com/"
@@ -70,14 +68,20 @@ CONNECTION = ConnectionSchema(
     ),
 )
 
-SPEC: VendorSpec[Which50Settings, Which50Job] = VendorSpec(
+SPEC: VendorSpec[Any, Which50Job] = VendorSpec(
     key="which50",
     display_name="Which50",
     api="Which50 contact-list ImportJob (REST, JSON or XML)",
     connection=CONNECTION,
     job_type=Which50Job,
     status_table=STATUS_TABLE,
-    class_prefix="Which50",
+    classes=VendorClasses(
+        codec="airflow_import_status.vendors.which50.codec.CODEC",
+        hook="airflow_import_status.hooks.which50.Which50Hook",
+        sensor="airflow_import_status.sensors.which50.Which50ImportSensor",
+        simulator="airflow_import_status.simulators.which50.Which50Simulator",
+        operator="airflow_import_status.operators.which50.Which50ImportOperator",
+    ),
     dataset=ListDataset(("contact_list/{contact_list_id}",), default_host=DEFAULT_BASE_URL),
     doc_url="https://app.which50.com/Which50API/Help",  # inferred: ASP.NET Web API help pages live under /Help
     docs={

@@ -20,6 +20,7 @@ from airflow_import_status.errors import (
 )
 from airflow_import_status.hooks.isales import ISalesHook
 from airflow_import_status.result import ImportState
+from airflow_import_status.simulators.isales import ACCESS_KEY, SECRET_KEY, ISalesSimulator
 from airflow_import_status.transport import HttpRequest
 from airflow_import_status.vendors.isales.codec import (
     ISalesSettings,
@@ -28,7 +29,6 @@ from airflow_import_status.vendors.isales.codec import (
     query_url,
     signed_json_request,
 )
-from airflow_import_status.vendors.isales.simulator import ACCESS_KEY, SECRET_KEY, ISalesSimulator
 
 COUNTERS = {"imported": 90, "duplicates": 6, "failed": 4}
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from airflow_import_status.sensors.luminate import LuminateImportSensor
-from airflow_import_status.vendors.luminate.simulator import LuminateSimulator
+from airflow_import_status.simulators.luminate import LuminateSimulator
 from tests.sensor_harness import MODES, run_sensor
 
 

@@ -18,6 +18,7 @@ from airflow_import_status.errors import (
     VendorPayloadError,
 )
 from airflow_import_status.result import ImportState
+from airflow_import_status.simulators.mailup import WSDL_TEMPLATE, MailUpSimulator, soap_envelope
 from airflow_import_status.transport import HttpResponse, Shared
 from airflow_import_status.vendors.mailup.codec import (
     ListBusyError,
@@ -32,7 +33,6 @@ from airflow_import_status.vendors.mailup.codec import (
     subscriber_problem,
     subscribers_xml,
 )
-from airflow_import_status.vendors.mailup.simulator import WSDL_TEMPLATE, MailUpSimulator, soap_envelope
 from airflow_import_status.vendors.mailup.spec import LEGACY_SOAP_NAMESPACE, SPEC, MailUpJob
 from airflow_import_status.vendors.spec import ConnectionFieldError
 

@@ -10,6 +10,7 @@ from lxml import etree
 
 from airflow_import_status.errors import PermanentVendorError, VendorPayloadError
 from airflow_import_status.result import ImportState
+from airflow_import_status.simulators.mailup import soap_envelope, subscriber_counters
 from airflow_import_status.transport import HttpRequest, HttpResponse, Shared
 from airflow_import_status.vendors.mailup.codec import (
     ListBusyError,
@@ -19,7 +20,6 @@ from airflow_import_status.vendors.mailup.codec import (
     subscriber_problem,
     subscribers_xml,
 )
-from airflow_import_status.vendors.mailup.simulator import soap_envelope, subscriber_counters
 from airflow_import_status.vendors.mailup.spec import MailUpJob
 from airflow_import_status.vendors.spec import JobFieldError
 from tests.vendors.mailup.test_codec import LIST_GUID, WSDL_URL, _message, _settings, _wsdl

@@ -22,8 +22,8 @@ from airflow_import_status.errors import (
 from airflow_import_status.hooks.mailup import MailUpHook
 from airflow_import_status.result import ImportState
 from airflow_import_status.runtime import RUNTIME
+from airflow_import_status.simulators.mailup import PASSWORD, USER, MailUpSimulator
 from airflow_import_status.vendors.mailup.codec import ListBusyError, parse_process_details
-from airflow_import_status.vendors.mailup.simulator import PASSWORD, USER, MailUpSimulator
 from airflow_import_status.vendors.mailup.spec import LEGACY_SOAP_NAMESPACE
 from tests.vendors.mailup.test_codec import COUNTERS, LIST, LIST_GUID, SOAP_FAULT
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from airflow_import_status.sensors.mailup import MailUpImportSensor
-from airflow_import_status.vendors.mailup.simulator import MailUpSimulator
+from airflow_import_status.simulators.mailup import MailUpSimulator
 from tests.sensor_harness import MODES, run_sensor
 from tests.vendors.mailup.test_codec import COUNTERS, LIST, LIST_GUID, SOAP_FAULT
 

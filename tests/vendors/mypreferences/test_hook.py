@@ -15,14 +15,14 @@ from airflow_import_status.errors import AuthenticationError, BadRequestError, J
 from airflow_import_status.hooks.mypreferences import MyPreferencesHook
 from airflow_import_status.result import ImportState
 from airflow_import_status.runtime import RUNTIME
-from airflow_import_status.vendors.mypreferences.codec import bearer_token, pnauthinfo3_authorization
-from airflow_import_status.vendors.mypreferences.simulator import (
+from airflow_import_status.simulators.mypreferences import (
     CLIENT_ID,
     HMAC_SECRET,
     OAUTH_CLIENT_ID,
     OAUTH_CLIENT_SECRET,
     USER_ID,
 )
+from airflow_import_status.vendors.mypreferences.codec import bearer_token, pnauthinfo3_authorization
 
 VENDOR = "mypreferences"
 COUNTERS = {"total": 100, "valid": 90, "invalid": 10, "processed": 80, "exceptions": 6, "not_honored": 4}

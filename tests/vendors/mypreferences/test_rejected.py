@@ -11,8 +11,8 @@ from airflow_import_status.errors import VendorPayloadError
 from airflow_import_status.hooks.mypreferences import MyPreferencesHook
 from airflow_import_status.rejected import listing_of, write_refused
 from airflow_import_status.runtime import RUNTIME
+from airflow_import_status.simulators.mypreferences import SCRIPTED_EXCEPTION
 from airflow_import_status.vendors.mypreferences.codec import parse_exceptions_page
-from airflow_import_status.vendors.mypreferences.simulator import SCRIPTED_EXCEPTION
 
 VENDOR = "mypreferences"
 

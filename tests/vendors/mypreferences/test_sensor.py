@@ -9,7 +9,7 @@ import pytest
 
 from airflow_import_status.runtime import RUNTIME
 from airflow_import_status.sensors.mypreferences import MyPreferencesImportSensor
-from airflow_import_status.vendors.mypreferences.simulator import CLIENT_ID, HMAC_SECRET, OAUTH_CLIENT_ID, USER_ID
+from airflow_import_status.simulators.mypreferences import CLIENT_ID, HMAC_SECRET, OAUTH_CLIENT_ID, USER_ID
 from tests.sensor_harness import MODES, run_sensor
 
 VENDOR = "mypreferences"

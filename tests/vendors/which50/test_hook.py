@@ -17,7 +17,7 @@ from airflow_import_status.errors import (
 )
 from airflow_import_status.hooks.which50 import Which50Hook
 from airflow_import_status.result import ImportState
-from airflow_import_status.vendors.which50.simulator import API_KEY
+from airflow_import_status.simulators.which50 import API_KEY
 
 COUNTERS = {"total": 10, "inserted": 7, "updated": 3, "invalid_email": 2}
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from airflow_import_status.sensors.which50 import Which50ImportSensor
-from airflow_import_status.vendors.which50.simulator import API_KEY
+from airflow_import_status.simulators.which50 import API_KEY
 from tests.sensor_harness import MODES, run_sensor
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
