@@ -18,7 +18,7 @@ from airflow_import_status.errors import (
 from airflow_import_status.hooks.luminate import LuminateHook
 from airflow_import_status.result import ImportState
 from airflow_import_status.runtime import RUNTIME
-from airflow_import_status.vendors.luminate import simulator as sim_luminate
+from airflow_import_status.simulators import luminate as sim_luminate
 from airflow_import_status.vendors.luminate.codec import LuminateSession, call_flow
 from airflow_import_status.vendors.luminate.spec import STATUS_METHOD
 
