@@ -15,7 +15,8 @@ the two boundaries every vendor shares:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from airflow.sdk import BaseHook
@@ -106,29 +107,23 @@ class ImportStatusHook(BaseHook, Generic[SettingsT, JobT]):
     def _send_sync(self, request: HttpRequest, settings: SettingsT) -> HttpResponse:
         if self._sync is None:
             self._sync = SyncTransport(self.vendor, self.spec.codec.transport(settings))
-        try:
+        with _retry_guard(request):
             return self._sync.send(request)
-        except TransientVendorError as err:
-            if request.idempotent:
-                raise
-            raise _not_retried(request, err) from None
 
     def run_flow(self, flow: Flow[T], settings: SettingsT) -> T:
         """Drive a flow to its result with blocking I/O."""
-        try:
-            request = next(flow)
+
+        def send(request: HttpRequest) -> HttpResponse:
+            return self._send_sync(request, settings)
+
+        with _driving(flow):
+            answer: Any = None
             while True:
-                if isinstance(request, Shared):
-                    answer: Any = RUNTIME.shared_value(request, lambda r: self._send_sync(r, settings))
-                else:
-                    answer = self._send_sync(request, settings)
-                request = flow.send(answer)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        except ImportStatusError as err:
-            raise err.redacted(RUNTIME.scrubber) from None
-        finally:
-            flow.close()
+                try:
+                    request = flow.send(answer)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
+                answer = RUNTIME.shared_value(request, send) if isinstance(request, Shared) else send(request)
 
     async def arun_flow(self, flow: Flow[T], settings: SettingsT) -> T:
         """Drive a flow to its result with async I/O, never blocking the event loop."""
@@ -138,29 +133,22 @@ class ImportStatusHook(BaseHook, Generic[SettingsT, JobT]):
         )
 
         async def send(request: HttpRequest) -> HttpResponse:
-            try:
+            with _retry_guard(request):
                 return await transport.send(request)
-            except TransientVendorError as err:
-                if request.idempotent:
-                    raise
-                raise _not_retried(request, err) from None
 
-        try:
-            request = next(flow)
+        # a shared value's own deadline: the fetch (itself bounded by the timeout) plus decoding it
+        deadline = 2 * transport_settings.timeout
+        with _driving(flow):
+            answer: Any = None
             while True:
+                try:
+                    request = flow.send(answer)
+                except StopIteration as stop:
+                    return stop.value  # type: ignore[no-any-return]
                 if isinstance(request, Shared):
-                    # its own deadline: the fetch (itself bounded by the timeout) plus decoding it
-                    deadline = 2 * transport_settings.timeout
-                    answer: Any = await RUNTIME.ashared_value(request, send, deadline, self.vendor)
+                    answer = await RUNTIME.ashared_value(request, send, deadline, self.vendor)
                 else:
                     answer = await send(request)
-                request = flow.send(answer)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        except ImportStatusError as err:
-            raise err.redacted(RUNTIME.scrubber) from None
-        finally:
-            flow.close()
 
     # ----- the public API -------------------------------------------------------------------------
     def make_job(self, job: Mapping[str, Any] | ImportJob) -> JobT:
@@ -215,9 +203,27 @@ class ImportStatusHook(BaseHook, Generic[SettingsT, JobT]):
             return False, str(err)
 
 
-def _not_retried(request: HttpRequest, err: TransientVendorError) -> UnsafeToRetryError:
-    return UnsafeToRetryError(
-        f"{err}; {request.describe()} creates or adds data, so it is not retried automatically "
-        "(it may have reached the vendor)",
-        vendor=err.vendor,
-    )
+@contextmanager
+def _driving(flow: Flow[Any]) -> Iterator[None]:
+    """Around driving a flow (either I/O path): its typed errors scrubbed of secrets, the flow closed at the end."""
+    try:
+        yield
+    except ImportStatusError as err:
+        raise err.redacted(RUNTIME.scrubber) from None
+    finally:
+        flow.close()
+
+
+@contextmanager
+def _retry_guard(request: HttpRequest) -> Iterator[None]:
+    """A transient fault of a request that creates or adds data is not retried: it may have reached the vendor."""
+    try:
+        yield
+    except TransientVendorError as err:
+        if request.idempotent:
+            raise
+        raise UnsafeToRetryError(
+            f"{err}; {request.describe()} creates or adds data, so it is not retried automatically "
+            "(it may have reached the vendor)",
+            vendor=err.vendor,
+        ) from None
