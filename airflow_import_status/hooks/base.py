@@ -35,6 +35,8 @@ from airflow_import_status.vendors.spec import ConnectionFieldError, ConnectionV
 from airflow_import_status.version_compat import AIRFLOW_V_3_2_PLUS
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from airflow.sdk import Connection
 
 T = TypeVar("T")
@@ -116,14 +118,10 @@ class ImportStatusHook(BaseHook, Generic[SettingsT, JobT]):
         def send(request: HttpRequest) -> HttpResponse:
             return self._send_sync(request, settings)
 
-        with _driving(flow):
-            answer: Any = None
-            while True:
-                try:
-                    request = flow.send(answer)
-                except StopIteration as stop:
-                    return stop.value  # type: ignore[no-any-return]
-                answer = RUNTIME.shared_value(request, send) if isinstance(request, Shared) else send(request)
+        with _Driving(flow) as driving:
+            for request in driving:
+                driving.answer = RUNTIME.shared_value(request, send) if isinstance(request, Shared) else send(request)
+        return driving.result
 
     async def arun_flow(self, flow: Flow[T], settings: SettingsT) -> T:
         """Drive a flow to its result with async I/O, never blocking the event loop."""
@@ -138,17 +136,13 @@ class ImportStatusHook(BaseHook, Generic[SettingsT, JobT]):
 
         # a shared value's own deadline: the fetch (itself bounded by the timeout) plus decoding it
         deadline = 2 * transport_settings.timeout
-        with _driving(flow):
-            answer: Any = None
-            while True:
-                try:
-                    request = flow.send(answer)
-                except StopIteration as stop:
-                    return stop.value  # type: ignore[no-any-return]
+        with _Driving(flow) as driving:
+            for request in driving:
                 if isinstance(request, Shared):
-                    answer = await RUNTIME.ashared_value(request, send, deadline, self.vendor)
+                    driving.answer = await RUNTIME.ashared_value(request, send, deadline, self.vendor)
                 else:
-                    answer = await send(request)
+                    driving.answer = await send(request)
+        return driving.result
 
     # ----- the public API -------------------------------------------------------------------------
     def make_job(self, job: Mapping[str, Any] | ImportJob) -> JobT:
@@ -203,15 +197,33 @@ class ImportStatusHook(BaseHook, Generic[SettingsT, JobT]):
             return False, str(err)
 
 
-@contextmanager
-def _driving(flow: Flow[Any]) -> Iterator[None]:
-    """Around driving a flow (either I/O path): its typed errors scrubbed of secrets, the flow closed at the end."""
-    try:
-        yield
-    except ImportStatusError as err:
-        raise err.redacted(RUNTIME.scrubber) from None
-    finally:
-        flow.close()
+class _Driving(Generic[T]):
+    """A flow as either I/O path drives it: iterate its requests, set each one's ``answer``, read ``result``.
+
+    As a context: the flow is closed however driving ends, and its typed errors leave scrubbed of secrets.
+    """
+
+    def __init__(self, flow: Flow[T]) -> None:
+        self.flow = flow
+        self.answer: Any = None
+        self.result: T
+
+    def __iter__(self) -> Iterator[HttpRequest | Shared[Any]]:
+        while True:
+            try:
+                request = self.flow.send(self.answer)
+            except StopIteration as stop:
+                self.result = stop.value
+                return
+            yield request
+
+    def __enter__(self) -> _Driving[T]:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
+        self.flow.close()
+        if isinstance(error, ImportStatusError):
+            raise error.redacted(RUNTIME.scrubber) from None
 
 
 @contextmanager
