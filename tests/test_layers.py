@@ -7,6 +7,7 @@ Every ``import`` of every module counts: module level, inside functions, and und
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 from pathlib import Path
 
@@ -28,7 +29,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("sensors", (r"sensors(\..+)?",)),
     ("operators", (r"operators(\..+)?",)),
     ("plugins", (r"plugins(\..+)?",)),
-    ("simulators", (r"simulators(\..+)?", r"vendors\.\w+\.simulator", r"demo")),
+    ("simulators", (r"simulators(\..+)?", r"demo")),
 )
 """Bottom-up: a module may import its own layer (without a cycle) or a lower one, never a higher one.
 The simulators and the demo are shipped for users' tests; no runtime module imports them."""
@@ -162,6 +163,22 @@ def test_layers_below_airflow_import_nothing_from_airflow_at_run_time():
                 if name.split(".")[0] == "airflow"
             )
             assert not airflow, f"{module} imports Airflow ({airflow})"
+
+
+def test_each_spec_names_its_parts_in_their_layers():
+    """The dotted paths of ``VendorClasses`` (loaded on use) point where each part belongs, and resolve."""
+    from airflow_import_status.vendors import builtin_specs
+
+    prefix = PACKAGE + "."
+    for spec in builtin_specs():
+        named = {"codecs": spec.classes.codec, "hooks": spec.classes.hook, "sensors": spec.classes.sensor}
+        named |= {"simulators": spec.classes.simulator}
+        if spec.classes.operator:
+            named["operators"] = spec.classes.operator
+        for layer, path in named.items():
+            assert path.startswith(prefix) and LAYERS[layer_of(path[len(prefix) :].rpartition(".")[0])][0] == layer
+        assert spec.hook_class.spec is spec and spec.sensor_class.spec is spec
+        assert spec.codec is importlib.import_module(spec.classes.codec.rpartition(".")[0]).CODEC
 
 
 def test_the_check_catches_an_upward_import():

@@ -41,6 +41,5 @@ class ISalesHook(ImportStatusHook[ISalesSettings, ISalesJob]):
         CC-iSales documents no such call on its pages; this exists for the demo and tests.
         """
         settings = self.get_settings()
-        codec = CODEC
-        task_id: str = self.run_flow(codec.upload_flow(settings, vdn_id, file_name, content, campaign_id), settings)
+        task_id: str = self.run_flow(CODEC.upload_flow(settings, vdn_id, file_name, content, campaign_id), settings)
         return task_id

@@ -26,8 +26,7 @@ class LuminateHook(ImportStatusHook[LuminateSettings, LuminateJob]):
         :class:`~airflow_import_status.sensors.luminate.LuminateImportSensor`.
         """
         settings = self.get_settings()
-        codec = CODEC
         started: LuminateImportStart = self.run_flow(
-            codec.start_import_flow(settings, import_source, callback_url), settings
+            CODEC.start_import_flow(settings, import_source, callback_url), settings
         )
         return started

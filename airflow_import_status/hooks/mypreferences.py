@@ -32,6 +32,5 @@ class MyPreferencesHook(ImportStatusHook[MyPreferencesSettings, MyPreferencesJob
         """
         settings = self.get_settings()
         batches = (profiles[start : start + STAGE_BATCH_SIZE] for start in range(0, len(profiles), STAGE_BATCH_SIZE))
-        codec = CODEC
-        token: str = self.run_flow(codec.start_import_flow(settings, name, batches, client_id), settings)
+        token: str = self.run_flow(CODEC.start_import_flow(settings, name, batches, client_id), settings)
         return token

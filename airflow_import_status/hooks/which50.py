@@ -27,5 +27,4 @@ class Which50Hook(ImportStatusHook[Which50Settings, Which50Job]):
             [dict(contact) for contact in contacts[start : start + MAX_CONTACTS_PER_REQUEST]]
             for start in range(0, len(contacts), MAX_CONTACTS_PER_REQUEST)
         ]
-        codec = CODEC
-        return self.run_flow(codec.start_import_flow(settings, contact_list_id, field_names, batches), settings)
+        return self.run_flow(CODEC.start_import_flow(settings, contact_list_id, field_names, batches), settings)

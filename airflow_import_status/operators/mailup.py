@@ -89,7 +89,6 @@ class MailUpImportOperator(ImportStartOperator):
         return f"{self._task_ledger}.mailup_upload"
 
     def start(self, params: dict[str, Any], batches: Iterator[list[dict[str, Any]]], upload: ContactUpload) -> str:
-        codec = CODEC
         job = SPEC.job({**params, "process_id": 0})
         settings = self.hook.get_settings()
         record = self._earlier_upload(job.list_id, job.list_guid)
@@ -108,7 +107,7 @@ class MailUpImportOperator(ImportStartOperator):
                     prepared.append(process_id)
                     self._record(job.list_id, job.list_guid, prepared, complete=False)
 
-                flow = codec.upload_flow(settings, job.list_id, job.list_guid, rows, self.group_ids, on_prepared)
+                flow = CODEC.upload_flow(settings, job.list_id, job.list_guid, rows, self.group_ids, on_prepared)
                 self.hook.run_flow(flow, settings)
                 self._record(job.list_id, job.list_guid, prepared, complete=True)
             else:
@@ -116,7 +115,7 @@ class MailUpImportOperator(ImportStartOperator):
                     "An earlier try uploaded everything (%s); starting it, not uploading again",
                     prepared_note(prepared),
                 )
-            start = codec.start_processes_flow(settings, job.list_id, job.list_guid, prepared, self.group_ids)
+            start = CODEC.start_processes_flow(settings, job.list_id, job.list_guid, prepared, self.group_ids)
             self.hook.run_flow(start, settings)
         except ListBusyError as err:
             busy = f"MailUp list {job.list_id} is busy with another import: {err}"

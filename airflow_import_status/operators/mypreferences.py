@@ -96,7 +96,6 @@ class MyPreferencesImportOperator(ImportStartOperator):
         return super().check_row(row) or profile_problem(row)
 
     def start(self, params: dict[str, Any], batches: Iterator[list[dict[str, Any]]], upload: ContactUpload) -> str:
-        codec = CODEC
         settings = self.hook.get_settings()
         client_id = params.get("client_id")
         resuming = params.get("access_token")
@@ -106,7 +105,7 @@ class MyPreferencesImportOperator(ImportStartOperator):
             batches = _after(batches, already)
         records = ([profile_record(row) for row in batch] for batch in self.checked(batches, upload))
         if resuming is not None:
-            flow = codec.stage_and_execute_flow(settings, str(resuming), records, client_id, self.stage_body_key)
+            flow = CODEC.stage_and_execute_flow(settings, str(resuming), records, client_id, self.stage_body_key)
         else:
             body = initiate_body(
                 self.import_name,
@@ -116,7 +115,7 @@ class MyPreferencesImportOperator(ImportStartOperator):
                 refresh=self.refresh,
                 allow_prior_consents=self.allow_prior_consents,
             )
-            flow = codec.start_import_flow(
+            flow = CODEC.start_import_flow(
                 settings,
                 self.import_name,
                 records,
