@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from airflow_import_status.errors import (
     AuthenticationError,
@@ -35,8 +35,13 @@ from airflow_import_status.result import ImportResult
 from airflow_import_status.vendors.spec import JobFieldError
 from airflow_import_status.version_compat import Stats, conf
 
-if TYPE_CHECKING:
-    from airflow_import_status.operators.upload import UploadProgress
+
+class UploadCounts(Protocol):
+    """What an upload reports (``operators.upload.UploadProgress``; metrics sit below the operators)."""
+
+    rows_sent: int
+    bad_row_count: int
+
 
 PREFIX = "import_status"
 
@@ -220,7 +225,7 @@ async def observed_apoll(vendor: str, poll: Awaitable[ImportResult]) -> ImportRe
     return result
 
 
-def upload_finished(vendor: str, progress: UploadProgress) -> None:
+def upload_finished(vendor: str, progress: UploadCounts) -> None:
     """An operator's upload that started an import: the rows sent and the bad rows left out."""
     if not enabled():
         return

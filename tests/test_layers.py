@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("specs", (r"vendors\.spec", r"vendors\.\w+\.spec")),
     ("codecs", (r"vendors\.\w+\.codec",)),
     ("registry", (r"vendors(\.\w+)?", r"get_provider_info")),
-    ("airflow", (r"version_compat", r"airflow_errors", r"runtime")),
+    ("airflow", (r"version_compat", r"airflow_errors", r"runtime", r"metrics", r"lineage")),
     ("hooks", (r"hooks(\..+)?",)),
     ("triggers", (r"triggers(\..+)?",)),
     ("sensors", (r"sensors(\..+)?",)),
