@@ -58,9 +58,24 @@ class UploadInterruptedError(AirflowException):
     """A transient fault ended the upload or the start: retryable; the retry resumes from what the vendor holds."""
 
 
+REFUSING_STATUSES = frozenset({500})
+"""HTTP statuses that fail an upload for good although they are transient for a status poll.
+
+A 500 answering a batch most likely means the vendor choked on that data, which a retry would
+send again; 502, 503, 504, 408 and 429 say nothing about the data (a gateway, an overload, a limit).
+"""
+
+
 def is_interruption(err: ImportStatusError) -> bool:
-    """A transient fault (on a request that creates or adds, or on any other): the vendor may be fine soon."""
-    return isinstance(err, TransientVendorError | UnsafeToRetryError)
+    """A transient fault of an upload or start request: the try ends retryable and the retry resumes.
+
+    A connection dropped or timed out (the transport's :class:`UnsafeToRetryError` for a request
+    that creates or adds), a transient HTTP status other than :data:`REFUSING_STATUSES`, an answer
+    that does not decode (a cut one).
+    """
+    if isinstance(err, UnsafeToRetryError):
+        return True
+    return isinstance(err, TransientVendorError) and err.status not in REFUSING_STATUSES
 
 
 class ImportStartOperator(ImportWaitingTask):
@@ -283,8 +298,8 @@ class ImportStartOperator(ImportWaitingTask):
             )
             if is_interruption(err):
                 raise UploadInterruptedError(
-                    f"{self.vendor} upload interrupted {reached}: {err}. A retry of this task resumes from what "
-                    f"{self.vendor} holds"
+                    f"{self.vendor} upload failed {reached}: {err}. A transient fault: a retry of this task resumes "
+                    f"from what {self.vendor} holds"
                 ) from None
             raise AirflowFailException(f"{self.vendor} upload failed {reached}: {err}") from None
         if upload.progress.bad_row_count:

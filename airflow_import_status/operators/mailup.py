@@ -39,7 +39,6 @@ from airflow_import_status.errors import ImportStatusError
 from airflow_import_status.operators.base import ImportStartOperator, is_interruption
 from airflow_import_status.operators.ledger import Ledger
 from airflow_import_status.operators.upload import ContactUpload, SourceError
-from airflow_import_status.result import ImportState
 from airflow_import_status.vendors.mailup.codec import (
     MAX_SUBSCRIBERS_PER_PROCESS,
     ListBusyError,
@@ -96,11 +95,16 @@ class MailUpImportOperator(ImportStartOperator):
         codec = cast(MailUpCodec, SPEC.codec)
         job = SPEC.job({**params, "process_id": 0})
         settings = self.hook.get_settings()
-        record = self._earlier_upload(job.list_id, job.list_guid)
-        prepared: list[int] = list(record["process_ids"]) if record else []
-        orphan_possible = bool(record and record.get("orphan_possible"))
+        record = self._earlier_upload(job.list_id, job.list_guid) or {
+            "list_id": job.list_id,
+            "list_guid": job.list_guid,
+            "process_ids": [],
+            "complete": False,
+        }
+        prepared: list[int] = record["process_ids"]
+        start_lost = bool(record.get("start_sent"))
         try:
-            if record is None or not record["complete"]:
+            if not record["complete"]:
                 if prepared:
                     self.log.info(
                         "An earlier try prepared idProcess %s: resuming the upload after its %s batches",
@@ -111,27 +115,28 @@ class MailUpImportOperator(ImportStartOperator):
 
                 def on_prepared(process_id: int) -> None:
                     prepared.append(process_id)
-                    self._record(job.list_id, job.list_guid, prepared, complete=False, orphan=orphan_possible)
+                    self._ledger.set(record, UPLOAD_ENTRY)
 
                 flow = codec.upload_flow(settings, job.list_id, job.list_guid, rows, self.group_ids, on_prepared)
                 self.hook.run_flow(flow, settings)
-                self._record(job.list_id, job.list_guid, prepared, complete=True, orphan=orphan_possible)
+                record["complete"] = True
             else:
                 self.log.info(
                     "An earlier try uploaded everything (%s); starting it, not uploading again",
                     prepared_note(prepared),
                 )
-            if (
-                record is not None
-                and record.get("complete")
-                and self._already_started(job.list_id, job.list_guid, prepared)
-            ):
-                self.log.info("An earlier try's start reached MailUp (its answer was lost): not starting again")
-            elif orphan_possible and len(prepared) > 1:
-                self._start_one_by_one(job.list_id, job.list_guid, prepared)
+            record["start_sent"] = True
+            self._ledger.set(record, UPLOAD_ENTRY)
+            if record.get("orphan_possible") and len(prepared) > 1:
+                self._start_one_by_one(job.list_id, job.list_guid, record, start_lost)
             else:
-                start = codec.start_processes_flow(settings, job.list_id, job.list_guid, prepared, self.group_ids)
-                self.hook.run_flow(start, settings)
+                try:
+                    start = codec.start_processes_flow(settings, job.list_id, job.list_guid, prepared, self.group_ids)
+                    self.hook.run_flow(start, settings)
+                except ListBusyError:
+                    if not start_lost:
+                        raise
+                    self._lost_start_took(prepared)
         except ListBusyError as err:
             busy = f"MailUp list {job.list_id} is busy with another import: {err}"
             if self._last_try:
@@ -148,10 +153,11 @@ class MailUpImportOperator(ImportStartOperator):
             raise SourceError(f"{err}; {prepared_note(prepared)}") from None
         except ImportStatusError as err:
             if is_interruption(err) and not self._last_try:
-                # the retry resumes after the processes MailUp returned; a lost answer may have left an orphan
-                current = self._earlier_upload(job.list_id, job.list_guid)
-                complete = bool(current and current["complete"])
-                self._record(job.list_id, job.list_guid, prepared, complete=complete, orphan=True)
+                # the retry goes on after the processes MailUp returned; a lost NewImportProcess answer
+                # may have prepared an orphan, which only a one-by-one start keeps from starting
+                if not record["complete"]:
+                    record["orphan_possible"] = True
+                self._ledger.set(record, UPLOAD_ENTRY)
                 raise
             self._ledger.delete(UPLOAD_ENTRY)  # the task fails now; the error names the prepared processes
             raise
@@ -173,37 +179,56 @@ class MailUpImportOperator(ImportStartOperator):
             return None
         return record
 
-    def _record(
-        self, list_id: int, list_guid: str, process_ids: list[int], *, complete: bool, orphan: bool = False
-    ) -> None:
-        value = {
-            "list_id": list_id,
-            "list_guid": list_guid,
-            "process_ids": process_ids,
-            "complete": complete,
-            "orphan_possible": orphan,
-        }
-        self._ledger.set(value, UPLOAD_ENTRY)
+    def _lost_start_took(self, process_ids: list[int]) -> None:
+        """An earlier try's start lost its answer and MailUp now says the list is busy: that start took.
 
-    def _already_started(self, list_id: int, list_guid: str, process_ids: list[int]) -> bool:
-        """Whether an earlier try's start reached MailUp: its first process is no longer waiting to start."""
-        status = self.hook.get_import_status(list_id, list_guid, process_ids[0])
-        return status.state is not ImportState.PENDING
+        Inferred: MailUp documents neither a second start of a started process nor a way to tell a
+        started process waiting its turn from a prepared one (GetProcessDetails: StatusCode 1, "to be
+        executed", for both). Waiting on the processes is safe either way: it never imports twice,
+        and the sensor's ``timeout`` ends a wait on processes that were never started.
+        """
+        self.log.warning(
+            "An earlier try's start of %s lost its answer and MailUp says the list is busy: taking that start "
+            "as done and waiting on the processes",
+            prepared_note(process_ids),
+        )
 
-    def _start_one_by_one(self, list_id: int, list_guid: str, process_ids: list[int]) -> None:
+    def _start_one_by_one(self, list_id: int, list_guid: str, record: dict[str, Any], start_lost: bool) -> None:
         """StartProcess for each known process, each once the previous one finished (never the orphan)."""
         codec = cast(MailUpCodec, SPEC.codec)
         settings = self.hook.get_settings()
+        process_ids: list[int] = record["process_ids"]
+        started: list[int] = record.setdefault("started", [])
         self.log.info(
             "An earlier try may have left a process MailUp prepared but never answered for: starting only "
             "idProcess %s, one after the other",
             ", ".join(map(str, process_ids)),
         )
         for number, process_id in enumerate(process_ids):
+            if process_id in started:
+                continue
             if number:
-                while not self.hook.get_import_status(list_id, list_guid, process_ids[number - 1]).state.is_terminal:
-                    time.sleep(self.poke_interval)
-            self.hook.run_flow(codec.start_processes_flow(settings, list_id, list_guid, [process_id]), settings)
+                self._wait_for(list_id, list_guid, process_ids[number - 1])
+            try:
+                self.hook.run_flow(codec.start_processes_flow(settings, list_id, list_guid, [process_id]), settings)
+            except ListBusyError:
+                if not start_lost:
+                    raise
+                self._lost_start_took([process_id])
+            start_lost = False  # only the first start this try sends can be the one whose answer was lost
+            started.append(process_id)
+            self._ledger.set(record, UPLOAD_ENTRY)
+
+    def _wait_for(self, list_id: int, list_guid: str, process_id: int) -> None:
+        """Until ``process_id`` ended, within the sensor's ``timeout`` (the next one may start only then)."""
+        deadline = time.monotonic() + float(self.timeout)
+        while not self.hook.get_import_status(list_id, list_guid, process_id).state.is_terminal:
+            if time.monotonic() > deadline:
+                raise MailUpListBusyError(
+                    f"idProcess {process_id} did not end within timeout={self.timeout}s, so the next process of this "
+                    "upload cannot start yet; a retry of this task starts it without sending anything again"
+                )
+            time.sleep(self.poke_interval)
 
 
 def _skipping(batches: Iterator[list[dict[str, Any]]], count: int) -> Iterator[list[dict[str, Any]]]:
