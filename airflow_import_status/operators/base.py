@@ -182,7 +182,7 @@ class ImportStartOperator(ImportWaitingTask):
         """
         assert self.spec is not None and self._start_context is not None, "record_job is called from start"
         job: dict[str, Any] = self.spec.job({**self._start_params, self._id_field: job_id}).to_params()
-        _record(self._start_context, job)
+        _record(self.ledger(self._start_context), self._start_context, job)
         self._recorded = True
 
     # ----- one task, never twice ----------------------------------------------------------------------
@@ -195,7 +195,7 @@ class ImportStartOperator(ImportWaitingTask):
     def _started_before(self, context: Context) -> dict[str, Any] | None:
         if self.reupload_on_retry:
             return None
-        return Ledger(context).get()
+        return self.ledger(context).get()
 
     def execute(self, context: Context) -> Any:
         job = self._started_before(context)
@@ -220,7 +220,7 @@ class ImportStartOperator(ImportWaitingTask):
         context["ti"].xcom_push(key=JOB_XCOM_KEY, value=job)
         self.bind_job(job)
         if not self.wait_for_completion:
-            Ledger(context).delete()
+            self.ledger(context).delete()
             return job
         return self._closing_ledger(context, lambda: super(ImportStartOperator, self).execute(context))
 
@@ -237,20 +237,23 @@ class ImportStartOperator(ImportWaitingTask):
         end = super().trigger_end(context)
         return dataclasses.replace(end, forget_variable=ledger_key(context)) if context is not None else end
 
+    def ledger(self, context: Context) -> Ledger:
+        """This task instance's ledger; a Variable when the trigger may end the task (it forgets the ledger then)."""
+        return Ledger(context, variable=self.end_from_trigger)
+
     def bind_job(self, job: Mapping[str, Any]) -> None:
         """Wait on ``job`` (its job fields), started by this task: what polling reads."""
         for name, value in job.items():
             setattr(self, name, value)
 
-    @staticmethod
-    def _closing_ledger(context: Context, wait: Callable[[], Any]) -> Any:
+    def _closing_ledger(self, context: Context, wait: Callable[[], Any]) -> Any:
         """Wait; forget the job once the task's outcome is final (a retryable failure or a deferral keeps it)."""
         try:
             result = wait()
         except (AirflowFailException, AirflowSensorTimeout, AirflowSkipException):
-            Ledger(context).delete()
+            self.ledger(context).delete()
             raise
-        Ledger(context).delete()
+        self.ledger(context).delete()
         return result
 
     def _recording_start(self, context: Context, resuming: dict[str, Any] | None) -> dict[str, Any]:
@@ -260,13 +263,13 @@ class ImportStartOperator(ImportWaitingTask):
             job = self._start_import(resuming)
         except AirflowFailException:
             if self._recorded:
-                Ledger(context).delete()
+                self.ledger(context).delete()
             raise
         except UploadInterruptedError:
             if self._recorded and context["ti"].try_number > (self.retries or 0):
-                Ledger(context).delete()  # no retry left: the error says what reached the vendor
+                self.ledger(context).delete()  # no retry left: the error says what reached the vendor
             raise
-        _record(context, job)
+        _record(self.ledger(context), context, job)
         return job
 
     def _start_import(self, resuming: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -320,7 +323,7 @@ class ImportStartOperator(ImportWaitingTask):
             )
 
 
-def _record(context: Context, job: dict[str, Any]) -> None:
+def _record(ledger: Ledger, context: Context, job: dict[str, Any]) -> None:
     """The job in the ledger (outlives tries) and in XCom (key ``import_job``)."""
-    Ledger(context).set(job)
+    ledger.set(job)
     context["ti"].xcom_push(key=JOB_XCOM_KEY, value=job)

@@ -5,7 +5,9 @@ On Airflow 3.3 and later it is the task instance's own ``task_state_store``
 shared by every try; the store ``airflow.sdk.bases.resumablejobmixin.ResumableJobMixin`` is
 built on). On 3.1 and 3.2 it is an Airflow Variable per entry, named after the task instance
 (``import_status.job.{dag_id}.{run_id}.{task_id}.{map_index}``, a suffix per further entry).
-Either holds only job identities and upload progress, never a credential or a contact.
+Either holds only job identities and upload progress, never a credential or a contact. A task
+with ``end_from_trigger=True`` keeps the Variable on 3.3 too: the triggerer that ends it deletes
+the ledger, and a triggerer has no task's ``task_state_store``.
 
 "Clear task" deletes neither: Airflow's ``clear_task_instances`` touches no Variable and no
 ``task_state_store`` row (those go with the DAG run, or with ``[state_store] clear_on_success``
@@ -43,8 +45,9 @@ def ledger_key(context: Context) -> str:
 class Ledger:
     """A task instance's entries (``JOB`` and vendor-named ones such as ``mailup_upload``), kept across tries."""
 
-    def __init__(self, context: Context) -> None:
-        store = context.get("task_state_store") if AIRFLOW_V_3_3_PLUS else None  # type: ignore[misc,unused-ignore]
+    def __init__(self, context: Context, *, variable: bool = False) -> None:
+        """``variable``: a Variable on 3.3 too (a triggerer ending the task can delete a Variable, not the store)."""
+        store = None if variable or not AIRFLOW_V_3_3_PLUS else context.get("task_state_store")  # type: ignore[misc,unused-ignore]
         self._store: Any = store
         self._variable = ledger_key(context)
 

@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 from airflow_import_status.errors import ImportStatusError
 from airflow_import_status.operators.base import ImportStartOperator, is_interruption
-from airflow_import_status.operators.ledger import Ledger
 from airflow_import_status.operators.upload import ContactUpload, SourceError
 from airflow_import_status.vendors.mailup.codec import (
     MAX_SUBSCRIBERS_PER_PROCESS,
@@ -87,7 +86,7 @@ class MailUpImportOperator(ImportStartOperator):
         return super().check_row(row) or subscriber_problem(row)
 
     def execute(self, context: Context) -> Any:
-        self._ledger = Ledger(context)
+        self._ledger = self.ledger(context)
         self._last_try = context["ti"].try_number > (self.retries or 0)
         return super().execute(context)
 

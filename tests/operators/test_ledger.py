@@ -93,8 +93,8 @@ from airflow.sdk import DAG, Variable
 
 
 def write_both(**context):
-    context["task_state_store"].set("import_status.job", {"import_job_id": 7})
-    Variable.set("import_status.job.clear_keeps_ledgers.write", '{"import_job_id": 7}')
+    context["task_state_store"].set("import_status.job", {"import_job_id": 7})  # as the operators' ledger
+    Variable.set("clear_keeps_ledgers.variable", '{"import_job_id": 7}')
 
 
 with DAG("clear_keeps_ledgers", schedule=None) as dag:
@@ -133,5 +133,7 @@ def test_clearing_a_task_keeps_both_stores():
     with create_session() as session:
         stored = session.query(TaskStateStoreModel).filter_by(dag_id="clear_keeps_ledgers", key="import_status.job")
         assert stored.count() == 1, "clear deleted the task_state_store row"
-        variable = session.query(Variable).filter_by(key="import_status.job.clear_keeps_ledgers.write")
+        variable = session.query(Variable).filter_by(key="clear_keeps_ledgers.variable")
         assert variable.count() == 1, "clear deleted the Variable"
+        stored.delete()  # nothing left for other tests' ledger counts
+        variable.delete()
