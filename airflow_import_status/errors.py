@@ -51,8 +51,12 @@ class ImportStatusError(Exception):
 class TransientVendorError(ImportStatusError):
     """The vendor could not answer now (5xx, 429, network, vendor busy codes): retry later."""
 
-    def __init__(self, message: str, *, vendor: str | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, vendor: str | None = None, retry_after: float | None = None, status: int | None = None
+    ) -> None:
         self.retry_after = retry_after
+        self.status = status
+        """The HTTP status that said so, if one did."""
         super().__init__(message, vendor=vendor)
 
 

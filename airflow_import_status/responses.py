@@ -51,5 +51,6 @@ def raise_for_http_status(vendor: str, response: HttpResponse, what: str, quoted
             f"HTTP {status} from the vendor: {text!r}",
             vendor=vendor,
             retry_after=parse_retry_after(response.headers.get("retry-after")),
+            status=status,
         )
     raise PermanentVendorError(f"unexpected HTTP {status}: {text!r}", vendor=vendor)

@@ -28,7 +28,9 @@ each hook class's own ``get_connection_form_widgets`` / ``get_ui_field_behaviour
 
 AIRFLOW_V_3_3_PLUS = get_base_airflow_version_tuple() >= (3, 3, 0)
 """The triggerer honours ``start_from_trigger`` (3.1 and 3.2 ignore it: apache/airflow#54646, #55068)
-and renders the task's templated fields before starting its trigger."""
+and renders the task's templated fields before starting its trigger.
+It also gives every task instance a ``task_state_store`` (JSON values kept across tries): the
+operators' ledger."""
 
 try:  # 3.2+
     from airflow.sdk.exceptions import (

@@ -50,6 +50,10 @@ class VendorCase:
     """The vendor's start-import operator, if it has one."""
     contact_mapping: dict[str, str] = field(default_factory=dict)
     """``field_mapping`` from the generated contacts' columns to the operator's fields."""
+    upload_request: dict[str, str] = field(default_factory=dict)
+    """Fault selectors of the operator's upload requests (one per batch)."""
+    start_request: dict[str, str] = field(default_factory=dict)
+    """Fault selectors of the operator's start call (after every batch)."""
 
     @property
     def sample_is_json(self) -> bool:
@@ -146,6 +150,8 @@ def case_from_spec(vendor: str) -> VendorCase:
         expected_job_id=SAMPLE_JOB_ID,
         operator_class=spec.operator_class,
         contact_mapping=dict(simulator.contact_mapping),
+        upload_request=dict(simulator.upload_request),
+        start_request=dict(simulator.start_request),
     )
 
 

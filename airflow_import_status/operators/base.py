@@ -13,44 +13,70 @@ with such a task while any listener is registered (the OpenLineage provider's, f
 
 **Never twice.** Airflow deletes a task instance's XComs when a new try starts (the task
 runner clears ``xcom_keys_to_clear`` before ``execute``; only a resume from deferral keeps
-them), so the identity is also written to a ledger that outlives tries: an Airflow Variable
-named after the task instance (``import_status.job.{dag_id}.{run_id}.{task_id}.{map_index}``,
-holding only the job's identity, never a credential). A retry, or a reschedule-mode poke, finds
-it and waits on that job instead of uploading again (``reupload_on_retry=False``, like dbt
-Cloud's ``reuse_existing_run``). Requests that create or add are never retried automatically.
+them), so the identity is also written to a ledger that outlives tries
+(:mod:`~airflow_import_status.operators.ledger`: the task instance's ``task_state_store`` on
+Airflow 3.3, a Variable before; only the job's identity, never a credential). A retry, or a
+reschedule-mode poke, finds it and waits on that job instead of uploading again
+(``reupload_on_retry=False``, like dbt Cloud's ``reuse_existing_run``).
+
+**A transient fault resumes.** Requests that create or add are never resent within a try; a
+transient fault on one (5xx, 429, a dropped connection, a timeout) ends the try with
+:class:`UploadInterruptedError`, which Airflow's ``retries`` apply to, and the retry continues from
+what the vendor holds (each vendor's ``start``; ``docs/resumed-uploads.md``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import Variable
-
-from airflow_import_status.errors import ImportStatusError
+from airflow_import_status.errors import ImportStatusError, TransientVendorError, UnsafeToRetryError
 from airflow_import_status.metrics import upload_finished
+from airflow_import_status.operators.ledger import LEDGER_DESCRIPTION, Ledger, ledger_key
 from airflow_import_status.operators.upload import ContactUpload, SourceError, startup_heap_frozen
 from airflow_import_status.outcome import TriggerEnd
 from airflow_import_status.rejected import SourceRows
 from airflow_import_status.sensors.base import ImportWaitingTask
-from airflow_import_status.version_compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
+from airflow_import_status.version_compat import (
+    AirflowException,
+    AirflowFailException,
+    AirflowSensorTimeout,
+    AirflowSkipException,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-LEDGER_DESCRIPTION = "airflow-import-status: the import job this task instance started (deleted when it ends)"
+__all__ = ["JOB_XCOM_KEY", "LEDGER_DESCRIPTION", "ImportStartOperator", "UploadInterruptedError", "ledger_key"]
 
 JOB_XCOM_KEY = "import_job"
 """XCom key holding the started job's identity (its job fields), pushed before any waiting."""
 
 
-def ledger_key(context: Context) -> str:
-    ti = context["ti"]
-    map_index = getattr(ti, "map_index", -1)
-    return f"import_status.job.{ti.dag_id}.{ti.run_id}.{ti.task_id}.{map_index}"
+class UploadInterruptedError(AirflowException):
+    """A transient fault ended the upload or the start: retryable; the retry resumes from what the vendor holds."""
+
+
+REFUSING_STATUSES = frozenset({500})
+"""HTTP statuses that fail an upload for good although they are transient for a status poll.
+
+A 500 answering a batch most likely means the vendor choked on that data, which a retry would
+send again; 502, 503, 504, 408 and 429 say nothing about the data (a gateway, an overload, a limit).
+"""
+
+
+def is_interruption(err: ImportStatusError) -> bool:
+    """A transient fault of an upload or start request: the try ends retryable and the retry resumes.
+
+    A connection dropped or timed out (the transport's :class:`UnsafeToRetryError` for a request
+    that creates or adds), a transient HTTP status other than :data:`REFUSING_STATUSES`, an answer
+    that does not decode (a cut one).
+    """
+    if isinstance(err, UnsafeToRetryError):
+        return True
+    return isinstance(err, TransientVendorError) and err.status not in REFUSING_STATUSES
 
 
 class ImportStartOperator(ImportWaitingTask):
@@ -158,7 +184,7 @@ class ImportStartOperator(ImportWaitingTask):
         """
         assert self.spec is not None and self._start_context is not None, "record_job is called from start"
         job: dict[str, Any] = self.spec.job({**self._start_params, self._id_field: job_id}).to_params()
-        _record(self._start_context, job)
+        _record(self.ledger(self._start_context), self._start_context, job)
         self._recorded = True
 
     # ----- one task, never twice ----------------------------------------------------------------------
@@ -171,8 +197,7 @@ class ImportStartOperator(ImportWaitingTask):
     def _started_before(self, context: Context) -> dict[str, Any] | None:
         if self.reupload_on_retry:
             return None
-        raw = Variable.get(ledger_key(context), default=None)
-        return json.loads(raw) if raw else None
+        return self.ledger(context).get()
 
     def execute(self, context: Context) -> Any:
         job = self._started_before(context)
@@ -197,7 +222,7 @@ class ImportStartOperator(ImportWaitingTask):
         context["ti"].xcom_push(key=JOB_XCOM_KEY, value=job)
         self.bind_job(job)
         if not self.wait_for_completion:
-            Variable.delete(ledger_key(context))
+            self.ledger(context).delete()
             return job
         return self._closing_ledger(context, lambda: super(ImportStartOperator, self).execute(context))
 
@@ -214,20 +239,23 @@ class ImportStartOperator(ImportWaitingTask):
         end = super().trigger_end(context)
         return dataclasses.replace(end, forget_variable=ledger_key(context)) if context is not None else end
 
+    def ledger(self, context: Context) -> Ledger:
+        """This task instance's ledger; a Variable when the trigger may end the task (it forgets the ledger then)."""
+        return Ledger(context, variable=self.end_from_trigger)
+
     def bind_job(self, job: Mapping[str, Any]) -> None:
         """Wait on ``job`` (its job fields), started by this task: what polling reads."""
         for name, value in job.items():
             setattr(self, name, value)
 
-    @staticmethod
-    def _closing_ledger(context: Context, wait: Callable[[], Any]) -> Any:
+    def _closing_ledger(self, context: Context, wait: Callable[[], Any]) -> Any:
         """Wait; forget the job once the task's outcome is final (a retryable failure or a deferral keeps it)."""
         try:
             result = wait()
         except (AirflowFailException, AirflowSensorTimeout, AirflowSkipException):
-            Variable.delete(ledger_key(context))
+            self.ledger(context).delete()
             raise
-        Variable.delete(ledger_key(context))
+        self.ledger(context).delete()
         return result
 
     def _recording_start(self, context: Context, resuming: dict[str, Any] | None) -> dict[str, Any]:
@@ -237,9 +265,13 @@ class ImportStartOperator(ImportWaitingTask):
             job = self._start_import(resuming)
         except AirflowFailException:
             if self._recorded:
-                Variable.delete(ledger_key(context))
+                self.ledger(context).delete()
             raise
-        _record(context, job)
+        except UploadInterruptedError:
+            if self._recorded and context["ti"].try_number > (self.retries or 0):
+                self.ledger(context).delete()  # no retry left: the error says what reached the vendor
+            raise
+        _record(self.ledger(context), context, job)
         return job
 
     def _contact_upload(self) -> ContactUpload:
@@ -279,10 +311,15 @@ class ImportStartOperator(ImportWaitingTask):
         except SourceError as err:
             raise AirflowFailException(f"{self.vendor} import not started: {err}") from None
         except ImportStatusError as err:
-            raise AirflowFailException(
-                f"{self.vendor} upload failed after {upload.progress.batches_sent} batches "
-                f"({upload.progress.rows_sent} rows) reached the vendor: {err}"
-            ) from None
+            reached = (
+                f"after {upload.progress.batches_sent} batches ({upload.progress.rows_sent} rows) reached the vendor"
+            )
+            if is_interruption(err):
+                raise UploadInterruptedError(
+                    f"{self.vendor} upload failed {reached}: {err}. A transient fault: a retry of this task resumes "
+                    f"from what {self.vendor} holds"
+                ) from None
+            raise AirflowFailException(f"{self.vendor} upload failed {reached}: {err}") from None
         if upload.progress.bad_row_count:
             self.log.warning("%s bad rows: %s", upload.progress.bad_row_count, upload.bad_rows_text())
         self.log.info("Started %s job %s: %s", self.vendor, job_id, upload.progress.describe())
@@ -301,7 +338,7 @@ class ImportStartOperator(ImportWaitingTask):
             )
 
 
-def _record(context: Context, job: dict[str, Any]) -> None:
+def _record(ledger: Ledger, context: Context, job: dict[str, Any]) -> None:
     """The job in the ledger (outlives tries) and in XCom (key ``import_job``)."""
-    Variable.set(ledger_key(context), json.dumps(job), description=LEDGER_DESCRIPTION)
+    ledger.set(job)
     context["ti"].xcom_push(key=JOB_XCOM_KEY, value=job)

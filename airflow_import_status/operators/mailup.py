@@ -13,25 +13,30 @@ sums their counters, so the result covers the whole upload.
 
 **One import per list at a time** ("WSMailUpImport.StartProcess": -601 / -602). A busy list fails
 the try with :class:`MailUpListBusyError`, a retryable error: the processes stay prepared, and the
-retry starts them without uploading again. Each idProcess is recorded (an Airflow Variable beside
-the task's ledger) the moment MailUp returns it, so a retry after a dead worker resumes the upload
-after the batches MailUp already holds and never sends one twice (``reupload_on_retry=True``
-uploads afresh). The record goes once the import starts, or with the task's final failure (as the
-ledger does). MailUp has no published call that deletes a prepared process: an error names the ones it leaves,
-and a later StartImportProcesses without ``xmlDoc`` on that list would start them too (MailUp starts
-"all pending XML structures"); uploads of one batch use StartProcess, which starts only its own.
+retry starts them without uploading again. Each idProcess is recorded (the task's ledger, entry
+``mailup_upload``) the moment MailUp returns it, so a retry after a dead worker or a transient fault
+resumes the upload after the batches MailUp already holds and never sends one twice
+(``reupload_on_retry=True`` uploads afresh). The record goes once the import starts, or with the
+task's final failure (as the ledger does). MailUp has no published call that deletes a prepared
+process: an error names the ones it leaves, and a later StartImportProcesses without ``xmlDoc`` on
+that list would start them too (MailUp starts "all pending XML structures").
+
+**The orphan of a lost answer is never started.** A NewImportProcess whose answer was lost (a
+dropped connection, a timeout, a 5xx) may have prepared a process nobody knows the id of. The
+retry sends that batch again as a new process, and then starts only the processes MailUp returned:
+one by one with StartProcess ("WSMailUpImport.StartProcess" starts the one idProcess it names),
+each after the previous one finished (MailUp runs one import per list at a time), never with
+StartImportProcesses, which would start the orphan too and import its rows twice.
 """
 
 from __future__ import annotations
 
-import json
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Variable
-
 from airflow_import_status.errors import ImportStatusError
-from airflow_import_status.operators.base import LEDGER_DESCRIPTION, ImportStartOperator, ledger_key
+from airflow_import_status.operators.base import ImportStartOperator, is_interruption
 from airflow_import_status.operators.upload import ContactUpload, SourceError
 from airflow_import_status.vendors.mailup.codec import (
     CODEC,
@@ -46,7 +51,8 @@ from airflow_import_status.version_compat import AirflowException
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-UPLOAD_DESCRIPTION = "airflow-import-status: the MailUp import processes this task instance prepared"
+UPLOAD_ENTRY = "mailup_upload"
+"""The ledger entry holding the processes this task instance prepared (deleted once they start)."""
 
 
 class MailUpListBusyError(AirflowException):
@@ -80,21 +86,23 @@ class MailUpImportOperator(ImportStartOperator):
         return super().check_row(row) or subscriber_problem(row)
 
     def execute(self, context: Context) -> Any:
-        self._task_ledger = ledger_key(context)
+        self._ledger = self.ledger(context)
         self._last_try = context["ti"].try_number > (self.retries or 0)
         return super().execute(context)
-
-    @property
-    def _upload_record(self) -> str:
-        return f"{self._task_ledger}.mailup_upload"
 
     def start(self, params: dict[str, Any], batches: Iterator[list[dict[str, Any]]], upload: ContactUpload) -> str:
         job = SPEC.job({**params, "process_id": 0})
         settings = self.hook.get_settings()
-        record = self._earlier_upload(job.list_id, job.list_guid)
-        prepared: list[int] = list(record["process_ids"]) if record else []
+        record = self._earlier_upload(job.list_id, job.list_guid) or {
+            "list_id": job.list_id,
+            "list_guid": job.list_guid,
+            "process_ids": [],
+            "complete": False,
+        }
+        prepared: list[int] = record["process_ids"]
+        start_lost = bool(record.get("start_sent"))
         try:
-            if record is None or not record["complete"]:
+            if not record["complete"]:
                 if prepared:
                     self.log.info(
                         "An earlier try prepared idProcess %s: resuming the upload after its %s batches",
@@ -105,22 +113,32 @@ class MailUpImportOperator(ImportStartOperator):
 
                 def on_prepared(process_id: int) -> None:
                     prepared.append(process_id)
-                    self._record(job.list_id, job.list_guid, prepared, complete=False)
+                    self._ledger.set(record, UPLOAD_ENTRY)
 
                 flow = CODEC.upload_flow(settings, job.list_id, job.list_guid, rows, self.group_ids, on_prepared)
                 self.hook.run_flow(flow, settings)
-                self._record(job.list_id, job.list_guid, prepared, complete=True)
+                record["complete"] = True
             else:
                 self.log.info(
                     "An earlier try uploaded everything (%s); starting it, not uploading again",
                     prepared_note(prepared),
                 )
-            start = CODEC.start_processes_flow(settings, job.list_id, job.list_guid, prepared, self.group_ids)
-            self.hook.run_flow(start, settings)
+            record["start_sent"] = True
+            self._ledger.set(record, UPLOAD_ENTRY)
+            if record.get("orphan_possible") and len(prepared) > 1:
+                self._start_one_by_one(job.list_id, job.list_guid, record, start_lost)
+            else:
+                try:
+                    start = CODEC.start_processes_flow(settings, job.list_id, job.list_guid, prepared, self.group_ids)
+                    self.hook.run_flow(start, settings)
+                except ListBusyError:
+                    if not start_lost:
+                        raise
+                    self._lost_start_took(prepared)
         except ListBusyError as err:
             busy = f"MailUp list {job.list_id} is busy with another import: {err}"
             if self._last_try:
-                Variable.delete(self._upload_record)
+                self._ledger.delete(UPLOAD_ENTRY)
                 raise MailUpListBusyError(
                     f"{busy}. No retry is left: the upload stays on MailUp, not started"
                 ) from None
@@ -129,33 +147,85 @@ class MailUpImportOperator(ImportStartOperator):
             ) from None
         except SourceError as err:
             # not started on purpose (bad rows): a fixed file must not resume after these processes
-            Variable.delete(self._upload_record)
+            self._ledger.delete(UPLOAD_ENTRY)
             raise SourceError(f"{err}; {prepared_note(prepared)}") from None
-        except ImportStatusError:
-            Variable.delete(self._upload_record)  # the task fails now; the error names the prepared processes
+        except ImportStatusError as err:
+            if is_interruption(err) and not self._last_try:
+                # the retry goes on after the processes MailUp returned; a lost NewImportProcess answer
+                # may have prepared an orphan, which only a one-by-one start keeps from starting
+                if not record["complete"]:
+                    record["orphan_possible"] = True
+                self._ledger.set(record, UPLOAD_ENTRY)
+                raise
+            self._ledger.delete(UPLOAD_ENTRY)  # the task fails now; the error names the prepared processes
             raise
         except Exception:
             if self._last_try:  # a retry resumes after the batches MailUp holds; a final failure forgets them
-                Variable.delete(self._upload_record)
+                self._ledger.delete(UPLOAD_ENTRY)
             raise
         params["more_process_ids"] = ",".join(map(str, prepared[1:])) or None  # the job's other field
         started = SPEC.job({**params, "process_id": prepared[0]}).to_params()
         # the task's ledger before this record goes: a worker dying in between still never uploads twice
-        Variable.set(self._task_ledger, json.dumps(started), description=LEDGER_DESCRIPTION)
-        Variable.delete(self._upload_record)
+        self._ledger.set(started)
+        self._ledger.delete(UPLOAD_ENTRY)
         return str(prepared[0])
 
     def _earlier_upload(self, list_id: int, list_guid: str) -> dict[str, Any] | None:
         """The processes an earlier try of this task instance prepared (for the same list)."""
-        raw = None if self.reupload_on_retry else Variable.get(self._upload_record, default=None)
-        record: dict[str, Any] | None = json.loads(raw) if raw else None
+        record = None if self.reupload_on_retry else self._ledger.get(UPLOAD_ENTRY)
         if record is None or (record.get("list_id"), record.get("list_guid")) != (list_id, list_guid):
             return None
         return record
 
-    def _record(self, list_id: int, list_guid: str, process_ids: list[int], *, complete: bool) -> None:
-        value = {"list_id": list_id, "list_guid": list_guid, "process_ids": process_ids, "complete": complete}
-        Variable.set(self._upload_record, json.dumps(value), description=UPLOAD_DESCRIPTION)
+    def _lost_start_took(self, process_ids: list[int]) -> None:
+        """An earlier try's start lost its answer and MailUp now says the list is busy: that start took.
+
+        Inferred: MailUp documents neither a second start of a started process nor a way to tell a
+        started process waiting its turn from a prepared one (GetProcessDetails: StatusCode 1, "to be
+        executed", for both). Waiting on the processes is safe either way: it never imports twice,
+        and the sensor's ``timeout`` ends a wait on processes that were never started.
+        """
+        self.log.warning(
+            "An earlier try's start of %s lost its answer and MailUp says the list is busy: taking that start "
+            "as done and waiting on the processes",
+            prepared_note(process_ids),
+        )
+
+    def _start_one_by_one(self, list_id: int, list_guid: str, record: dict[str, Any], start_lost: bool) -> None:
+        """StartProcess for each known process, each once the previous one finished (never the orphan)."""
+        settings = self.hook.get_settings()
+        process_ids: list[int] = record["process_ids"]
+        started: list[int] = record.setdefault("started", [])
+        self.log.info(
+            "An earlier try may have left a process MailUp prepared but never answered for: starting only "
+            "idProcess %s, one after the other",
+            ", ".join(map(str, process_ids)),
+        )
+        for number, process_id in enumerate(process_ids):
+            if process_id in started:
+                continue
+            if number:
+                self._wait_for(list_id, list_guid, process_ids[number - 1])
+            try:
+                self.hook.run_flow(CODEC.start_processes_flow(settings, list_id, list_guid, [process_id]), settings)
+            except ListBusyError:
+                if not start_lost:
+                    raise
+                self._lost_start_took([process_id])
+            start_lost = False  # only the first start this try sends can be the one whose answer was lost
+            started.append(process_id)
+            self._ledger.set(record, UPLOAD_ENTRY)
+
+    def _wait_for(self, list_id: int, list_guid: str, process_id: int) -> None:
+        """Until ``process_id`` ended, within the sensor's ``timeout`` (the next one may start only then)."""
+        deadline = time.monotonic() + float(self.timeout)
+        while not self.hook.get_import_status(list_id, list_guid, process_id).state.is_terminal:
+            if time.monotonic() > deadline:
+                raise MailUpListBusyError(
+                    f"idProcess {process_id} did not end within timeout={self.timeout}s, so the next process of this "
+                    "upload cannot start yet; a retry of this task starts it without sending anything again"
+                )
+            time.sleep(self.poke_interval)
 
 
 def _skipping(batches: Iterator[list[dict[str, Any]]], count: int) -> Iterator[list[dict[str, Any]]]:

@@ -1,4 +1,14 @@
-"""Which50ImportOperator: create an ImportJob, add the contacts in batches, run it, wait for it."""
+"""Which50ImportOperator: create an ImportJob, add the contacts in batches, run it, wait for it.
+
+**A transient fault starts afresh, exactly once.** The ImportJob's id is recorded (ledger and
+XCom) the moment Which50 creates it. A try that ends on a transient fault before ``run`` leaves
+a job that was never run, and a job that is never run imports nothing ("Which50 API: ImportJob":
+contacts added to an ImportJob are imported by ``POST .../import/{jobId}/run``). Which50 publishes
+no way to ask which contacts a job holds, so the retry creates a new ImportJob and adds every row
+from the first; the log names the abandoned job. A retry that finds its job run (a status other
+than :data:`~airflow_import_status.vendors.which50.spec.NOT_RUN_STATUSES`, e.g. the answer to
+``run`` was lost) waits on it.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +16,12 @@ import itertools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from airflow_import_status.errors import JobNotFoundError
 from airflow_import_status.operators.base import ImportStartOperator
 from airflow_import_status.operators.upload import ContactUpload
 from airflow_import_status.rejected import SourceRows
 from airflow_import_status.vendors.which50.codec import CODEC, MAX_CONTACTS_PER_REQUEST
-from airflow_import_status.vendors.which50.spec import SPEC
+from airflow_import_status.vendors.which50.spec import NOT_RUN_STATUSES, SPEC
 
 
 class Which50ImportOperator(ImportStartOperator):
@@ -44,14 +55,32 @@ class Which50ImportOperator(ImportStartOperator):
         return source
 
     def start(self, params: dict[str, Any], batches: Iterator[list[dict[str, Any]]], upload: ContactUpload) -> str:
+        abandoned = params.get("import_job_id")
+        if abandoned is not None:
+            self.log.info(
+                "ImportJob %s of contact list %s, created by an earlier try, was never run: it is abandoned "
+                "(never run, it imports nothing); a new ImportJob gets every row from the first",
+                abandoned,
+                params["contact_list_id"],
+            )
         first = next(batches)
         self._field_names = sorted({name for row in first for name in row})
         self._known_fields = frozenset(self._field_names)
         rows = self.checked(_chain(first, batches), upload)
         settings = self.hook.get_settings()
-        flow = CODEC.start_import_flow(settings, params["contact_list_id"], self._field_names, rows)
+        flow = CODEC.start_import_flow(
+            settings, params["contact_list_id"], self._field_names, rows, on_created=self.record_job
+        )
         job_id: str = self.hook.run_flow(flow, settings)
         return job_id
+
+    def unfinished_start(self, job: dict[str, Any]) -> bool:
+        """Created by an earlier try and never run (:data:`NOT_RUN_STATUSES`): start a new ImportJob instead."""
+        try:
+            status = self.hook.get_import_status(job["contact_list_id"], job["import_job_id"])
+        except JobNotFoundError:
+            return False
+        return (status.vendor_status or "").strip().casefold() in NOT_RUN_STATUSES
 
 
 def _chain(first: list[dict[str, Any]], rest: Iterator[list[dict[str, Any]]]) -> Iterator[list[dict[str, Any]]]:

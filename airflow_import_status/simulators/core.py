@@ -70,7 +70,9 @@ class Fault:
     kinds: ``status`` (HTTP ``status`` with ``body``/``headers``), ``body`` (HTTP 200 with
     ``body`` and ``content_type``), ``truncate`` (the real answer cut to ``keep`` bytes),
     ``disconnect`` (headers sent, then the connection closed), ``delay`` (sleep ``seconds``,
-    then answer normally).
+    then answer normally); after the request was processed (it changed the vendor's state, only
+    the answer is lost): ``drop_after`` (the answer cut and the connection closed) and
+    ``slow_answer`` (the answer held back ``seconds``, past a client's timeout).
     """
 
     vendor: str
@@ -87,6 +89,8 @@ class Fault:
     """Only requests with this method (empty: any), e.g. to spare a WSDL or token fetch."""
     skip: int = 0
     """Matching requests let through before the fault applies (e.g. fail the second upload batch)."""
+    soap_action: str = ""
+    """Only SOAP calls whose SOAPAction ends with this operation (e.g. ``NewImportProcess``)."""
 
 
 class SimulatorState:
@@ -106,13 +110,14 @@ class SimulatorState:
         self.jobs[job.vendor][job.job_id] = job
         return job
 
-    def take_fault(self, vendor: str, method: str, path: str) -> Fault | None:
+    def take_fault(self, vendor: str, method: str, path: str, soap_action: str = "") -> Fault | None:
         for fault in self.faults:
             if (
                 fault.vendor == vendor
                 and fault.times > 0
                 and fault.path_contains in path
                 and fault.method in ("", method)
+                and soap_action.endswith(fault.soap_action)
             ):
                 if fault.skip > 0:
                     fault.skip -= 1
@@ -154,6 +159,10 @@ class VendorSimulator:
     job_params: ClassVar[dict[str, Any]] = {}
     """``params`` of a scripted job (what it belongs to, e.g. its list), also sensor job fields."""
     status_request: ClassVar[dict[str, str]] = {}
+    upload_request: ClassVar[dict[str, str]] = {}
+    """Fault selectors (``method``, ``path_contains``, ``soap_action``) of an operator's upload requests."""
+    start_request: ClassVar[dict[str, str]] = {}
+    """Fault selectors of the call that starts the import once every batch is in (run, start, Execute)."""
     """``method`` / ``path_contains`` singling out status polls (not token or WSDL fetches)."""
     not_found_requests: ClassVar[int] = 1
     """Status requests before "not found" is certain (a 401 may first mean an expired token)."""
@@ -227,16 +236,16 @@ class FaultMiddleware:
             return
         if self.state.latency:
             await asyncio.sleep(self.state.latency)
-        fault = self.state.take_fault(vendor, scope["method"], path)
+        soap_action = dict(scope.get("headers") or []).get(b"soapaction", b"").decode("latin-1").strip('"')
+        fault = self.state.take_fault(vendor, scope["method"], path, soap_action)
         entry = {
             "method": scope["method"],
             "path": path,
             "query": scope.get("query_string", b"").decode("latin-1"),
             "fault": fault.kind if fault else None,
         }
-        soap_action = dict(scope.get("headers") or []).get(b"soapaction")
         if soap_action:  # a SOAP service's operation (all of them share one path)
-            entry["soap_action"] = soap_action.decode("latin-1").strip('"')
+            entry["soap_action"] = soap_action
         self.state.requests[vendor].append(entry)
         if fault is None:
             return await self._logged(scope, receive, send, entry)
@@ -260,6 +269,8 @@ class FaultMiddleware:
             return None  # the server closes the connection: the response is incomplete
         if fault.kind == "truncate":
             return await self._truncated(scope, receive, send, fault.keep)
+        if fault.kind in ("drop_after", "slow_answer"):
+            return await self._processed(scope, receive, send, entry, fault)
         raise ValueError(f"unknown fault kind {fault.kind!r}")
 
     async def _logged(self, scope: Scope, receive: Receive, send: Send, entry: dict[str, Any]) -> None:
@@ -269,6 +280,29 @@ class FaultMiddleware:
             await send(message)
 
         await self.app(scope, receive, record)
+
+    async def _processed(self, scope: Scope, receive: Receive, send: Send, entry: dict[str, Any], fault: Fault) -> None:
+        """The request is processed in full (the vendor's state changes); only its answer is lost or late."""
+        messages: list[dict[str, Any]] = []
+
+        async def capture(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                entry["status"] = message["status"]
+            messages.append(message)
+
+        await self.app(scope, receive, capture)
+        if fault.kind == "slow_answer":
+            await asyncio.sleep(fault.seconds)
+            for message in messages:
+                await send(message)
+            return
+        start = next(message for message in messages if message["type"] == "http.response.start")
+        body = b"".join(message.get("body", b"") for message in messages if message["type"] == "http.response.body")
+        headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(body) + 1000).encode()))
+        await send({"type": "http.response.start", "status": start["status"], "headers": headers})
+        await send({"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True})
+        # returning now closes the connection with the promised length unsent: the answer is lost
 
     async def _truncated(self, scope: Scope, receive: Receive, send: Send, keep: int) -> None:
         start: dict[str, Any] = {}

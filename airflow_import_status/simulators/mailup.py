@@ -179,6 +179,8 @@ class MailUpSimulator(VendorSimulator):
     bad_credentials = {"password": "wrong-mailup-password"}
     job_params = {"list_id": 1, "list_guid": LIST_GUID}
     status_request = {"method": "POST", "path_contains": "WSMailUpImport.asmx"}
+    upload_request = {"method": "POST", "soap_action": "NewImportProcess"}
+    start_request = {"method": "POST", "soap_action": "StartImportProcesses"}
     contact_mapping = {"email": "email", "first_name": "campo1", "last_name": "campo2"}
     """contacts.csv's columns -> MailUp subscriber fields (importType 1, the email channel, discards phones)."""
 

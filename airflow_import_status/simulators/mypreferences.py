@@ -134,6 +134,8 @@ class MyPreferencesSimulator(VendorSimulator):
     secrets = (OAUTH_CLIENT_SECRET, HMAC_SECRET)
     bad_credentials = {"password": "wrong-mypreferences-secret"}
     status_request = {"method": "GET", "path_contains": "/Import/"}
+    upload_request = {"method": "POST", "path_contains": "/Import/"}  # stage (Execute comes after the batches)
+    start_request = {"method": "POST", "path_contains": "/Execute"}
     contact_mapping = {
         "email": "EmailAddress",
         "first_name": "FirstName",

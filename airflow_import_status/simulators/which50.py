@@ -65,6 +65,8 @@ class Which50Simulator(VendorSimulator):
     bad_credentials = {"password": "wrong-which50-key"}
     job_params = {"contact_list_id": 5}
     status_request = {"method": "GET", "path_contains": "/import/"}
+    upload_request = {"method": "POST", "path_contains": "/import/"}  # add contacts (run comes after the batches)
+    start_request = {"method": "POST", "path_contains": "/run"}
     contact_mapping = {"email": "Email", "first_name": "FirstName", "last_name": "LastName", "phone": "Mobile"}
 
     @classmethod

@@ -9,13 +9,16 @@ and follows the retry through the REST API.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from airflow_import_status.simulators.contacts import write_csv
+from airflow_import_status.version_compat import AIRFLOW_V_3_3_PLUS
 from tests.deployment import DEPLOYMENT_DAGS, AirflowDeployment, StateWatcher, home_kept_on_failure, wait_until
 from tests.registry import OPERATOR_VENDORS, vendor_case
 
@@ -63,6 +66,11 @@ def _task_process(deployment: AirflowDeployment, ti_id: str) -> int | None:
 
 
 def _ledger(deployment: AirflowDeployment, dag_id: str, run_id: str) -> str | None:
+    """The task's ledger entry: its task_state_store on 3.3+, a Variable before."""
+    if AIRFLOW_V_3_3_PLUS:
+        path = f"dags/{dag_id}/dagRuns/{quote(run_id, safe='')}/taskInstances/{OPERATOR_TASK}/state-store"
+        entries = deployment.api.get(path, limit=100)["task_state_store"]
+        return next((json.dumps(e["value"]) for e in entries if e["key"] == "import_status.job"), None)
     variables = deployment.api.get("variables", limit=100)["variables"]
     prefix = f"import_status.job.{dag_id}.{run_id}.{OPERATOR_TASK}."
     return next((v["value"] for v in variables if v["key"].startswith(prefix)), None)

@@ -12,7 +12,7 @@ from airflow_import_status.vendors import BUILTIN_VENDORS, all_specs, builtin_sp
 from tests.registry import OPERATOR_VENDORS, VENDOR_CASES, operator_class, vendor_case
 
 OPERATORS_PACKAGE = Path(__file__).resolve().parents[2] / "airflow_import_status" / "operators"
-SHARED_OPERATOR_MODULES = {"__init__", "base", "upload"}
+SHARED_OPERATOR_MODULES = {"__init__", "base", "ledger", "upload"}
 
 
 @pytest.mark.parametrize("spec", builtin_specs(), ids=lambda spec: spec.key)

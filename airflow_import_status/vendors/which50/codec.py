@@ -17,7 +17,7 @@ non-string status is never a success.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -223,14 +223,20 @@ class Which50Codec:
         contact_list_id: int | str,
         field_names: list[str],
         batches: Iterable[list[dict[str, Any]]],
+        on_created: Callable[[str], None] | None = None,
     ) -> Flow[str]:
-        """Create an ImportJob, add each batch (at most 10,000 contacts), run it; return the job id."""
+        """Create an ImportJob, add each batch (at most 10,000 contacts), run it; return the job id.
+
+        ``on_created`` hears the job id the moment Which50 returns it, before any contact is added.
+        """
         base = settings.list_url(contact_list_id)
         response = yield HttpRequest.with_json(
             "POST", base, {"FieldNames": field_names}, headers=settings.headers(), idempotent=False
         )
         check_response(response, f"contact list {contact_list_id}")
         job_id = parse_import_job(response.body, response.content_type, settings.status_table).job_id
+        if on_created is not None:
+            on_created(job_id)
         for batch in batches:
             if len(batch) > MAX_CONTACTS_PER_REQUEST:
                 raise ValueError(f"a Which50 batch holds at most {MAX_CONTACTS_PER_REQUEST} contacts")

@@ -38,6 +38,14 @@ STATUS_TABLE = StatusTable(
     failed=frozenset({"Failed", "Error", "Errored", "Cancelled", "Canceled", "Aborted"}),
 )
 
+NOT_RUN_STATUSES = frozenset({"new", "created", "notstarted"})
+"""CurrentStatus values (case-insensitive) of an ImportJob that was created but never ``run``.
+
+Inferred, like the table above: "Which50 API: ImportJob" documents no values. A retry that finds
+its earlier try's ImportJob in one of these starts a new job from the first row (the old one is
+never run, so it imports nothing); in any other status the job was run and the retry waits on it.
+"""
+
 
 @dataclass(frozen=True)
 class Which50Job(ImportJob):
