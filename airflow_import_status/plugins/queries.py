@@ -17,7 +17,7 @@ from typing import Any
 from airflow.models.taskinstance import TaskInstance
 from airflow.models.trigger import Trigger
 from airflow.models.xcom import XComModel
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import and_, case, func, literal, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from airflow_import_status.plugins.sources import TRIGGER_CLASSPATHS, WaitingImport, read_trigger
@@ -57,6 +57,24 @@ def _status_expression(result: Any, ti_state: Any) -> Any:
         (ti_state.in_(_FAILED_TASK_STATES), literal(ImportStatus.TIMED_OUT.value)),
         else_=literal(ImportStatus.RUNNING.value),
     )
+
+
+def _status_filter(result: Any, ti_state: Any, status: str) -> Any:
+    """SQL true exactly where :func:`_status_expression` gives ``status``, as plain predicates.
+
+    A ``CASE`` compared to a constant hides the filter from the planner; these predicates let it
+    skip the task instance join for ``failed`` and test the cheap JSON condition first.
+    """
+    state = func.coalesce(result["state"].as_string(), literal(""))
+    ended_badly = func.coalesce(ti_state, literal("")).in_(_FAILED_TASK_STATES)
+    unfinished = state.not_in(("failed", "succeeded"))
+    return {
+        ImportStatus.FAILED.value: state == "failed",
+        ImportStatus.REJECTED.value: and_(state == "succeeded", ended_badly),
+        ImportStatus.SUCCEEDED.value: and_(state == "succeeded", ~ended_badly),
+        ImportStatus.TIMED_OUT.value: and_(unfinished, ended_badly),
+        ImportStatus.RUNNING.value: and_(unfinished, ~ended_badly),
+    }.get(status, literal(False))
 
 
 def _epoch_iso(epoch: float | None) -> str | None:
@@ -221,17 +239,13 @@ _NEWEST_FIRST = (XComModel.timestamp.desc(), XComModel.dag_run_id.desc(), XComMo
 def _result_keys(
     dag_ids: Collection[str],
     *,
-    vendor: str | None = None,
-    status: str | None = None,
     dag_id: str | None = None,
     run_id: str | None = None,
     task_id: str | None = None,
     map_index: int | None = None,
 ) -> Any:
-    """Keys of the matching ``import_result`` XComs; the task instance is joined only to filter by status.
-
-    Paging sorts and counts these narrow rows; only the page's rows are then read in full.
-    """
+    """Keys of the matching ``import_result`` XComs (the chart's and the card's; the list pages with
+    :func:`_scan_results`); only the chosen rows are then read in full."""
     query = select(XComModel.dag_run_id, XComModel.task_id, XComModel.map_index).where(
         XComModel.key == RESULT_XCOM_KEY, XComModel.dag_id.in_(dag_ids)
     )
@@ -243,12 +257,6 @@ def _result_keys(
     ):
         if value is not None:
             query = query.where(column == value)
-    if vendor:
-        query = query.where(XComModel.value["vendor"].as_string() == vendor)
-    if status:
-        query = query.join(TaskInstance, _ti_of_xcom()).where(
-            _status_expression(XComModel.value, TaskInstance.state) == status
-        )
     return query
 
 
@@ -351,7 +359,44 @@ def list_imports(
     ]
     sources: list[WaitingImport | None] = [w for _, w in waiting[offset : offset + limit]]
 
-    # one scan of the results gives the DAG filter's choices and, without other filters, the count
+    per_dag, finished_total, page_keys = _scan_results(
+        session,
+        dag_ids,
+        vendor=vendor,
+        status=status,
+        dag_id=dag_id,
+        limit=max(0, limit - len(rows)),
+        offset=max(0, offset - len(waiting)),
+    )
+    if page_keys:
+        keys = select(XComModel.dag_run_id, XComModel.task_id, XComModel.map_index).where(
+            XComModel.key == RESULT_XCOM_KEY,
+            tuple_(XComModel.dag_run_id, XComModel.task_id, XComModel.map_index).in_(page_keys),
+        )
+        finished = [_finished_row(row) for row in session.execute(_finished_rows(keys))]
+        rows += finished
+        sources += [None] * len(finished)
+    dags_with_imports = sorted({*per_dag, *_deferred_dag_ids(session, dag_ids)})
+    return ImportPage(len(waiting) + finished_total, rows, sources, dags_with_imports)
+
+
+def _scan_results(
+    session: Session,
+    dag_ids: Collection[str],
+    *,
+    vendor: str | None,
+    status: str | None,
+    dag_id: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[dict[str, int], int, list[tuple[int, str, int]]]:
+    """Results per DAG (the DAG filter's choices), the filtered count and one page's keys.
+
+    On PostgreSQL each pass over the ``import_result`` rows reads them from the table (no index
+    holds ``dag_id`` or ``timestamp`` with ``key``, and Airflow's schema is not ours to change), so
+    passes are counted: one for the counts per DAG, one for the page, whose window count gives a
+    filtered total without a third pass.
+    """
     per_dag = dict(
         session.execute(
             select(XComModel.dag_id, func.count())
@@ -359,21 +404,31 @@ def list_imports(
             .group_by(XComModel.dag_id)
         ).all()
     )
-    keys = _result_keys(dag_ids, vendor=vendor, status=status, dag_id=dag_id)
     if status == ImportStatus.WAITING.value:
-        finished_total = 0
-    elif vendor or status:
-        finished_total = session.scalar(select(func.count()).select_from(keys.subquery())) or 0
-    else:
-        finished_total = per_dag.get(dag_id, 0) if dag_id else sum(per_dag.values())
-    remaining = limit - len(rows)
-    if remaining > 0 and finished_total:
-        page = keys.order_by(*_NEWEST_FIRST).offset(max(0, offset - len(waiting))).limit(remaining)
-        finished = [_finished_row(row) for row in session.execute(_finished_rows(page))]
-        rows += finished
-        sources += [None] * len(finished)
-    dags_with_imports = sorted({*per_dag, *_deferred_dag_ids(session, dag_ids)})
-    return ImportPage(len(waiting) + finished_total, rows, sources, dags_with_imports)
+        return per_dag, 0, []
+    keys = _result_keys(dag_ids, dag_id=dag_id)
+    if vendor:
+        keys = keys.where(XComModel.value["vendor"].as_string() == vendor)
+    if status == ImportStatus.FAILED.value:  # the import's own state decides: no task instance needed
+        keys = keys.where(_status_filter(XComModel.value, None, status))
+    elif status:
+        keys = keys.join(TaskInstance, _ti_of_xcom()).where(_status_filter(XComModel.value, TaskInstance.state, status))
+    if not (vendor or status):
+        total = per_dag.get(dag_id, 0) if dag_id else sum(per_dag.values())
+        if not limit or offset >= total:
+            return per_dag, total, []
+        page = session.execute(keys.order_by(*_NEWEST_FIRST).offset(offset).limit(limit)).all()
+        return per_dag, total, [tuple(row) for row in page]
+    counted = session.execute(
+        keys.add_columns(func.count().over().label("total"))
+        .order_by(*_NEWEST_FIRST)
+        .offset(offset)
+        .limit(max(1, limit))
+    ).all()
+    if not counted:  # past the end: the window had no row to report the total on
+        return per_dag, session.scalar(select(func.count()).select_from(keys.subquery())) or 0, []
+    total = counted[0].total
+    return per_dag, total, [(row[0], row[1], row[2]) for row in counted[:limit]]
 
 
 def _deferred_dag_ids(session: Session, dag_ids: Collection[str]) -> set[str]:
