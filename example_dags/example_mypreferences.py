@@ -18,8 +18,11 @@ from airflow.sdk import dag, task
 from airflow_import_status.operators.mypreferences import MyPreferencesImportOperator
 
 CONTACTS = Path(__file__).resolve().parent / "contacts.csv"  # beside this file (a symlinked DAG too)
-REFUSED = f"{tempfile.gettempdir()}/airflow-import-status/{{{{ ti.dag_id }}}}/{{{{ ts_nodash }}}}/refused_contacts.csv"
-"""Where the refused records go (templated; an ``ObjectStoragePath`` URL such as ``s3://...`` works too)."""
+REFUSED = f"{tempfile.gettempdir()}/airflow-import-status/{{{{ ti.dag_id }}}}/{{{{ run_id }}}}/refused_contacts.csv"
+"""Where the refused records go (templated; an ``ObjectStoragePath`` URL such as ``s3://...`` works too).
+
+``run_id``, not ``ts_nodash``: a manual run of Airflow 3 may have no logical date, and then ``ts_nodash``
+is undefined and the template fails."""
 
 
 @dag(schedule=None, start_date=datetime(2026, 1, 1), catchup=False, tags=["import-status", "mypreferences"])
