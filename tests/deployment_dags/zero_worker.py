@@ -50,5 +50,6 @@ with DAG(
         contact_list_id="{{ dag_run.conf['contact_list_id'] }}",
         source=[{"Email": f"user{i}@example.com", "FirstName": f"User {i}"} for i in range(5)],
         deferrable=True,
+        end_from_trigger=True,  # off by default (Airflow refuses it while a listener is registered)
         **WAIT,
     )
