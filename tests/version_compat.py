@@ -19,4 +19,11 @@ try:  # 3.2+: the triggerer's own loader
 except ImportError:  # 3.1
     from airflow.utils.module_loading import import_string  # type: ignore[no-redef,unused-ignore]
 
-__all__ = ["_secrets_masker", "deserialize", "import_string", "serialize"]
+try:  # 3.3+ (3.2 too?): the DAG serializer's new name
+    from airflow.serialization.serialized_objects import DagSerialization
+except ImportError:  # 3.1
+    from airflow.serialization.serialized_objects import (  # type: ignore[attr-defined,no-redef,unused-ignore]
+        SerializedDAG as DagSerialization,
+    )
+
+__all__ = ["DagSerialization", "_secrets_masker", "deserialize", "import_string", "serialize"]

@@ -7,7 +7,6 @@ import warnings
 
 import pytest
 from airflow.sdk import DAG
-from airflow.serialization.serialized_objects import DagSerialization
 
 from airflow_import_status import version_compat
 from airflow_import_status.operators.which50 import Which50ImportOperator
@@ -15,6 +14,7 @@ from airflow_import_status.sensors.which50 import Which50ImportSensor
 from airflow_import_status.triggers.import_status import ImportStatusEvent
 from airflow_import_status.triggers.start import DEFERRAL_TIMEOUT_MARGIN, ImportStatusStartTrigger
 from tests.sensor_harness import run_sensor
+from tests.version_compat import DagSerialization
 
 JOB = {"contact_list_id": "{{ params.list }}", "import_job_id": "{{ dag_run.conf['job'] }}"}
 
