@@ -79,10 +79,11 @@ else:
 # ----- naming ---------------------------------------------------------------------------------------------
 def path_dataset(path: Any) -> tuple[str, str] | None:
     """``(namespace, name)`` of a file per the OpenLineage naming spec; ``None`` for anything else."""
-    if isinstance(path, (str, os.PathLike)):
-        return "file", os.path.abspath(os.fspath(path))
-    protocol, key = getattr(path, "protocol", None), getattr(path, "key", None)  # an ObjectStoragePath
+    # an ObjectStoragePath first: on Airflow 3.1 (universal_pathlib < 0.3) it is an os.PathLike too
+    protocol, key = getattr(path, "protocol", None), getattr(path, "key", None)
     if not (isinstance(protocol, str) and isinstance(key, str)):
+        if isinstance(path, (str, os.PathLike)):
+            return "file", os.path.abspath(os.fspath(path))
         return None
     scheme = SCHEME_ALIASES.get(protocol, protocol)
     if scheme == "file":
