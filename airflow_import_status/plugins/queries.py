@@ -447,19 +447,22 @@ def _deferred_dag_ids(session: Session, dag_ids: Collection[str]) -> set[str]:
     )
 
 
-def gate_for(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int) -> dict[str, Any] | None:
-    """The gate recorded for one task instance."""
-    return gate_of(
-        session.scalar(
-            select(XComModel.value).where(
-                XComModel.dag_id == dag_id,
-                XComModel.run_id == run_id,
-                XComModel.task_id == task_id,
-                XComModel.map_index == map_index,
-                XComModel.key == GATE_XCOM_KEY,
-            )
+def task_xcom_value(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int, key: str) -> Any:
+    """One task instance's XCom value under ``key`` (``None`` when it pushed none)."""
+    return session.scalar(
+        select(XComModel.value).where(
+            XComModel.dag_id == dag_id,
+            XComModel.run_id == run_id,
+            XComModel.task_id == task_id,
+            XComModel.map_index == map_index,
+            XComModel.key == key,
         )
     )
+
+
+def gate_for(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int) -> dict[str, Any] | None:
+    """The gate recorded for one task instance."""
+    return gate_of(task_xcom_value(session, dag_id, run_id, task_id, map_index, GATE_XCOM_KEY))
 
 
 def task_import(

@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from airflow.models.xcom import XComModel
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from airflow_import_status.plugins.queries import task_xcom_value
 from airflow_import_status.rejected import TOP_REASONS, XCOM_KEY
 
 
@@ -45,14 +44,4 @@ def summary_of(value: Any) -> dict[str, Any] | None:
 
 def refused_summary(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int) -> dict[str, Any] | None:
     """One task instance's refused-records summary, if it wrote a file."""
-    return summary_of(
-        session.scalar(
-            select(XComModel.value).where(
-                XComModel.dag_id == dag_id,
-                XComModel.run_id == run_id,
-                XComModel.task_id == task_id,
-                XComModel.map_index == map_index,
-                XComModel.key == XCOM_KEY,
-            )
-        )
-    )
+    return summary_of(task_xcom_value(session, dag_id, run_id, task_id, map_index, XCOM_KEY))
