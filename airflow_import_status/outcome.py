@@ -24,8 +24,8 @@ from airflow_import_status.version_compat import (
     AirflowSensorTimeout,
 )
 
-if TYPE_CHECKING:  # the trigger module imports this one
-    from airflow_import_status.triggers.import_status import ImportStatusEvent
+if TYPE_CHECKING:
+    from airflow_import_status.events import ImportStatusEvent
 
 RESULT_XCOM_KEY = "import_result"
 """XCom key holding the normalized result, on success and on failure alike."""

@@ -31,6 +31,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from airflow_import_status.errors import ImportStatusError
+from airflow_import_status.refusals import UPLOAD as UPLOAD  # re-exported: defined here before
+from airflow_import_status.refusals import VENDOR as VENDOR
+from airflow_import_status.refusals import PageFlow as PageFlow
+from airflow_import_status.refusals import RefusedPage as RefusedPage
+from airflow_import_status.refusals import RefusedRecord as RefusedRecord
 
 XCOM_KEY = "rejected_records"
 """XCom key of the summary ``{"path", "count", "by_source", "truncated", "top_reasons"}``."""
@@ -44,36 +49,11 @@ MAX_DISTINCT_REASONS = 1000
 """Distinct reasons counted; any further one counts as :data:`OTHER_REASONS` (bounded memory)."""
 OTHER_REASONS = "(other reasons)"
 CSV_COLUMNS = ("source", "row", "key", "reason", "fields")
-UPLOAD, VENDOR = "upload", "vendor"
 KEY_FIELDS = ("email", "emailaddress", "profileid", "phone", "phonenumber", "mobile")
 """A source row's identifying field, by name, case-insensitive, first present wins."""
 
 _EMAIL = re.compile(r"[^\s@'\"<>(),;:]+@[^\s@'\"<>(),;:]+")
 _LONG_NUMBER = re.compile(r"\+?\d[\d ().-]{4,}\d")
-
-
-@dataclass(frozen=True)
-class RefusedRecord:
-    """One refused record: who refused it, where it was in the source, its key and why."""
-
-    source: str
-    row: int | None
-    key: str | None
-    reason: str
-    fields: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class RefusedPage:
-    """One page of a vendor's listing of refused records."""
-
-    records: list[RefusedRecord]
-    has_more: bool
-    total: int | None = None
-
-
-PageFlow = Callable[[int, int], RefusedPage]
-"""``(offset, limit) -> page``: one listing page; offsets are 1-based."""
 
 
 def summary_reason(reason: str) -> str:

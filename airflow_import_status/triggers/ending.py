@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 from airflow_import_status.outcome import EndState, OutcomeKind, TriggerEnd, decide_event, trigger_end_state
 
 if TYPE_CHECKING:
-    from airflow_import_status.triggers.import_status import ImportStatusEvent
+    from airflow_import_status.events import ImportStatusEvent
 
 CONSOLE_LINK_XCOM_KEY = "_link_ImportConsoleLink"
 """Where Airflow keeps the "Vendor console" link (``BaseOperatorLink.xcom_key`` of ``ImportConsoleLink``): a

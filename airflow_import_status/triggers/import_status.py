@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import enum
 import importlib
 import time
 import traceback
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_import_status.errors import ImportStatusError, TransientVendorError
+from airflow_import_status.events import EventStatus as EventStatus  # re-exported: defined here before
+from airflow_import_status.events import ImportStatusEvent as ImportStatusEvent
 from airflow_import_status.metrics import observed_apoll
 from airflow_import_status.outcome import TriggerEnd
 from airflow_import_status.polling import ErrorAction, PollPolicy, PollTracker
@@ -26,50 +26,6 @@ from airflow_import_status.vendors.spec import JobFieldError
 POLL_OVERRUN_SECONDS = 60.0
 """How long a poll started before the deadline may run past it (per-read timeouts do not bound
 a vendor that trickles bytes, nor a poll of several requests)."""
-
-
-class EventStatus(enum.StrEnum):
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    TIMEOUT = "timeout"
-    ERROR = "error"
-
-
-@dataclass(frozen=True)
-class ImportStatusEvent:
-    """The validated payload of an :class:`ImportStatusTrigger` event."""
-
-    status: EventStatus
-    message: str
-    result: ImportResult | None = None
-    retryable: bool = False
-
-    def to_payload(self) -> dict[str, Any]:
-        return {
-            "status": self.status.value,
-            "message": self.message,
-            "result": self.result.to_dict() if self.result else None,
-            "retryable": self.retryable,
-        }
-
-    @classmethod
-    def from_payload(cls, payload: Any) -> ImportStatusEvent:
-        """Validate an event payload; raise ``ValueError`` naming what is wrong."""
-        if not isinstance(payload, Mapping):
-            raise ValueError(f"trigger event payload must be a mapping, got {type(payload).__name__}")
-        try:
-            status = EventStatus(payload["status"])
-            message = str(payload["message"])
-        except (KeyError, ValueError, TypeError) as err:
-            raise ValueError(f"malformed trigger event payload {dict(payload)!r}: {err}") from None
-        raw_result = payload.get("result")
-        try:
-            result = ImportResult.from_dict(dict(raw_result)) if raw_result is not None else None
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"trigger event carries a malformed import result: {err}") from None
-        if status in (EventStatus.SUCCEEDED, EventStatus.FAILED) and result is None:
-            raise ValueError(f"trigger event {status.value!r} carries no import result")
-        return cls(status, message, result, bool(payload.get("retryable", False)))
 
 
 def load_hook_class(path: str) -> type[Any]:

@@ -50,8 +50,8 @@ from airflow_import_status.parsing import (
     optional_str,
     parse_iso_datetime,
 )
-from airflow_import_status.rejected import VENDOR as REFUSED_BY_VENDOR
-from airflow_import_status.rejected import RefusedPage, RefusedRecord
+from airflow_import_status.refusals import VENDOR as REFUSED_BY_VENDOR
+from airflow_import_status.refusals import RefusedPage, RefusedRecord
 from airflow_import_status.responses import raise_for_http_status
 from airflow_import_status.result import (
     ImportResult,
