@@ -150,7 +150,7 @@ def _connection(task: Any) -> Connection | None:
 
 def task_lineage(task: Any, task_instance: Any) -> OperatorLineage[Any, Any] | None:
     """Inputs, outputs and the result facet of ``task``; ``task_instance`` is ``None`` at the start."""
-    if not HAS_OPENLINEAGE or task.spec is None:
+    if not HAS_OPENLINEAGE:
         return None
     try:
         from airflow.providers.common.compat.openlineage.facet import (

@@ -338,7 +338,7 @@ def _write_and_push(task: Any, context: Any, path: Any) -> RefusedSummary:
         path,
         vendor_pages=listing_of(task.hook, task.job()),
         source=source,
-        max_records=task.max_rejected_records,
+        max_records=task.waiting.max_rejected_records,
     )
     context["ti"].xcom_push(key=XCOM_KEY, value=summary.to_dict())
     task.log.info("%s: %s", task.job_label, summary.describe())

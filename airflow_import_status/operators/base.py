@@ -1,6 +1,6 @@
 """The start-import operator base: upload the contacts, start the import, wait for it, in one task.
 
-It shares the vendor sensor's waiting base (:class:`~airflow_import_status.sensors.base.ImportWaitingTask`:
+It waits with the vendor sensor's waiting component (:class:`~airflow_import_status.waiting.ImportWait`:
 no second copy of the waiting, quality gate, XCom, asset and failure logic) but takes no job id:
 ``execute`` starts the import on the worker, puts the job's identity in XCom (key
 ``import_job``) the moment the vendor returns it, then waits exactly as the vendor's sensor
@@ -27,24 +27,27 @@ what the vendor holds (each vendor's ``start``; ``docs/resumed-uploads.md``).
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+
 from airflow_import_status.errors import ImportStatusError, TransientVendorError, UnsafeToRetryError
+from airflow_import_status.lineage import ImportLineageMixin
 from airflow_import_status.metrics import upload_finished
 from airflow_import_status.operators.ledger import LEDGER_DESCRIPTION, Ledger, ledger_key
 from airflow_import_status.operators.upload import ContactUpload, SourceError, startup_heap_frozen
-from airflow_import_status.outcome import TriggerEnd
-from airflow_import_status.rejected import SourceRows
-from airflow_import_status.sensors.base import ImportWaitingTask
+from airflow_import_status.rejected import DEFAULT_MAX_REJECTED_RECORDS, SourceRows
+from airflow_import_status.sensors.base import ImportConsoleLink
 from airflow_import_status.version_compat import (
     AirflowException,
     AirflowFailException,
     AirflowSensorTimeout,
     AirflowSkipException,
+    conf,
 )
+from airflow_import_status.waiting import ImportJobMixin, ImportWait
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -79,8 +82,11 @@ def is_interruption(err: ImportStatusError) -> bool:
     return isinstance(err, TransientVendorError) and err.status not in REFUSING_STATUSES
 
 
-class ImportStartOperator(ImportWaitingTask):
+class ImportStartOperator(ImportJobMixin, ImportLineageMixin, BaseSensorOperator):
     """Upload contacts to a vendor, start its import, and wait for it like the vendor's sensor.
+
+    A vendor operator sets ``spec``: its job fields but the job id (templated) and its connection
+    id become keyword parameters.
 
     :param source: a local path, an ``ObjectStoragePath`` or a list of dicts (templated).
     :param source_format: ``csv`` or ``jsonl``; by default from the file name (``.jsonl``) else CSV.
@@ -95,15 +101,30 @@ class ImportStartOperator(ImportWaitingTask):
         a worker) where the triggerer can express the outcome; off by default (Airflow refuses the DAG
         while a listener, e.g. OpenLineage's, is registered).
 
-    Every waiting parameter is :class:`~airflow_import_status.sensors.base.ImportWaitingTask`'s.
+    The waiting parameters (``deferrable``, ``poke_interval``, ``max_rejected``, ``max_rejected_ratio``,
+    ``not_found_grace``, ``max_consecutive_failures``, ``retry_backoff``, ``retry_backoff_max``,
+    ``rejected_records_path``, ``max_rejected_records``) are the sensor's
+    (:class:`~airflow_import_status.sensors.base.ImportStatusSensor`).
     """
 
-    starts_job = True
     max_batch_size: ClassVar[int] = 10_000
     """The vendor's limit of rows per request."""
     start_template_fields: ClassVar[tuple[str, ...]] = ()
     """A vendor's own templated start parameters, beside its job fields (e.g. an import's name)."""
+    operator_extra_links = (ImportConsoleLink(),)
     ui_color = "#d6eefc"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "spec" in cls.__dict__:
+            cls.template_fields = (
+                *(name for name in cls.job_fields if name != cls.spec.job_type.id_field()),
+                *cls.start_template_fields,
+                cls.spec.conn_id_param,
+                "source",
+                "field_mapping",
+                "rejected_records_path",
+            )
 
     def __init__(
         self,
@@ -118,12 +139,38 @@ class ImportStartOperator(ImportWaitingTask):
         wait_for_completion: bool = True,
         reupload_on_retry: bool = False,
         end_from_trigger: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: float = 60,
+        max_rejected: int | None = None,
+        max_rejected_ratio: float | None = None,
+        not_found_grace: float = 60,
+        max_consecutive_failures: int = 5,
+        retry_backoff: float = 5,
+        retry_backoff_max: float = 300,
+        rejected_records_path: Any = None,
+        max_rejected_records: int = DEFAULT_MAX_REJECTED_RECORDS,
         **kwargs: Any,
     ) -> None:
-        assert self.spec is not None, "a vendor operator sets spec"
         if kwargs.get("start_from_trigger"):
             raise TypeError(f"{type(self).__name__} uploads on a worker: it cannot start from the trigger")
-        super().__init__(end_from_trigger=end_from_trigger, **kwargs)
+        kwargs.pop("start_from_trigger", None)
+        params = self._pop_job_params(kwargs)
+        super().__init__(poke_interval=poke_interval, **kwargs)
+        self._bind_job_params(params, starts_job=True)
+        self.waiting = ImportWait.of(
+            poke_interval=poke_interval,
+            max_rejected=max_rejected,
+            max_rejected_ratio=max_rejected_ratio,
+            not_found_grace=not_found_grace,
+            max_consecutive_failures=max_consecutive_failures,
+            retry_backoff=retry_backoff,
+            retry_backoff_max=retry_backoff_max,
+            end_from_trigger=end_from_trigger,
+            max_rejected_records=max_rejected_records,
+        )
+        self.deferrable = deferrable
+        self.end_from_trigger = end_from_trigger
+        self.rejected_records_path = rejected_records_path
         if batch_size is not None and not 1 <= batch_size <= self.max_batch_size:
             raise ValueError(f"batch_size must be within 1..{self.max_batch_size}")
         if max_bad_rows < 0:
@@ -140,20 +187,6 @@ class ImportStartOperator(ImportWaitingTask):
         self._start_context: Context | None = None
         self._start_params: dict[str, Any] = {}
         self._recorded = False
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        spec = cls.__dict__.get("spec")
-        if spec is not None:
-            start_fields = tuple(name for name in cls.job_fields if name != spec.job_type.id_field())
-            cls.template_fields = (
-                *start_fields,
-                *cls.start_template_fields,
-                spec.conn_id_param,
-                "source",
-                "field_mapping",
-                "rejected_records_path",
-            )
 
     # ----- the vendor's part ------------------------------------------------------------------------
     def check_row(self, row: Mapping[str, Any]) -> str | None:
@@ -182,7 +215,7 @@ class ImportStartOperator(ImportWaitingTask):
         staging): a try that dies half way leaves the job in the ledger and XCom, so the retry
         finishes that job (:meth:`unfinished_start`) instead of starting another.
         """
-        assert self.spec is not None and self._start_context is not None, "record_job is called from start"
+        assert self._start_context is not None, "record_job is called from start"
         job: dict[str, Any] = self.spec.job({**self._start_params, self._id_field: job_id}).to_params()
         _record(self.ledger(self._start_context), self._start_context, job)
         self._recorded = True
@@ -190,7 +223,6 @@ class ImportStartOperator(ImportWaitingTask):
     # ----- one task, never twice ----------------------------------------------------------------------
     @property
     def _id_field(self) -> str:
-        assert self.spec is not None
         name: str = self.spec.job_type.id_field()
         return name
 
@@ -224,20 +256,20 @@ class ImportStartOperator(ImportWaitingTask):
         if not self.wait_for_completion:
             self.ledger(context).delete()
             return job
-        return self._closing_ledger(context, lambda: super(ImportStartOperator, self).execute(context))
+        # a trigger that ends the task with a final outcome forgets the ledger, as the worker does
+        wait_loop = super().execute
+        return self._closing_ledger(
+            context,
+            lambda: self.waiting.execute(self, context, poke_loop=wait_loop, forget_variable=ledger_key(context)),
+        )
 
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        return self.waiting.poke(self, context)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         # a resumed task is a fresh operator: the job it started is in XCom (kept across a deferral)
         self.bind_job(context["ti"].xcom_pull(task_ids=self.task_id, key=JOB_XCOM_KEY) or {})
-        result: dict[str, Any] = self._closing_ledger(
-            context, lambda: super(ImportStartOperator, self).execute_complete(context, event)
-        )
-        return result
-
-    def trigger_end(self, context: Context | None = None) -> TriggerEnd:
-        """The sensor's, and the ledger to forget when the trigger ends the task with a final outcome."""
-        end = super().trigger_end(context)
-        return dataclasses.replace(end, forget_variable=ledger_key(context)) if context is not None else end
+        return self._closing_ledger(context, lambda: self.waiting.resume(self, context, event))
 
     def ledger(self, context: Context) -> Ledger:
         """This task instance's ledger; a Variable when the trigger may end the task (it forgets the ledger then)."""
@@ -324,7 +356,6 @@ class ImportStartOperator(ImportWaitingTask):
             self.log.warning("%s bad rows: %s", upload.progress.bad_row_count, upload.bad_rows_text())
         self.log.info("Started %s job %s: %s", self.vendor, job_id, upload.progress.describe())
         upload_finished(self.vendor, upload.progress)
-        assert self.spec is not None
         job: dict[str, Any] = self.spec.job({**params, self._id_field: job_id}).to_params()
         return job
 

@@ -11,7 +11,7 @@ triggerer restart.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,9 @@ from airflow_import_status.triggers.import_status import ImportStatusTrigger
 from airflow_import_status.vendors import get_spec
 
 if TYPE_CHECKING:
-    from airflow_import_status.sensors.base import ImportWaitingTask
+    from airflow_import_status.outcome import TriggerEnd
+    from airflow_import_status.polling import PollPolicy
+    from airflow_import_status.vendors.spec import VendorSpec
 
 DEFERRAL_TIMEOUT_MARGIN = timedelta(minutes=5)
 """Airflow's own deferral timeout sits this far past the trigger's deadline, as a backstop."""
@@ -74,19 +76,21 @@ class ImportStatusStartTrigger(ImportStatusTrigger):
             yield event
 
 
-def start_from_trigger_args(sensor: ImportWaitingTask) -> StartTriggerArgs:
-    """The ``start_trigger_args`` of a vendor sensor with ``start_from_trigger=True``."""
-    spec = sensor.spec
-    assert spec is not None, "start_from_trigger needs a vendor sensor"
-    fields = {name: getattr(sensor, name) for name in (*spec.job_type.field_names(), spec.conn_id_param)}
-    timeout = float(sensor.timeout) if sensor.timeout else None
+def start_from_trigger_args(
+    spec: VendorSpec[Any, Any], fields: Mapping[str, Any], *, policy: PollPolicy, timeout: float | None, end: TriggerEnd
+) -> StartTriggerArgs:
+    """The ``start_trigger_args`` of a vendor sensor with ``start_from_trigger=True``.
+
+    :param fields: the sensor's job fields and connection-id parameter, by its names (templated by the triggerer).
+    :param timeout: the sensor's timeout in seconds.
+    """
     return StartTriggerArgs(
         trigger_cls=f"{ImportStatusStartTrigger.__module__}.{ImportStatusStartTrigger.__qualname__}",
         trigger_kwargs={
             "vendor": spec.key,
-            "policy": sensor.policy.to_dict(),
+            "policy": policy.to_dict(),
             "timeout": timeout,
-            "end": sensor.trigger_end().to_dict(),
+            "end": end.to_dict(),
             **fields,
         },
         next_method="execute_complete",
