@@ -21,7 +21,8 @@ deferral's timeout. The triggerer finds them by itself (``Trigger.assign_unassig
 ``[triggerer] max_trigger_to_select_per_loop`` = 50 a second, Airflow's default) and sends the
 runner a ``RunTrigger`` workload with the task instance. The jobs never finish.
 
-Measured per size, after every trigger made its first poll, over a steady window (``--window``):
+Measured per size over a window (``--window``) that starts once every trigger made its first poll,
+or after ``--ramp-cap`` seconds (then over the triggers that did start polling; the table says how many):
 
 - polls and polls/s: the simulators' per-job status-poll counters (cross-checked with the
   per-trigger log files' progress lines);
@@ -368,12 +369,12 @@ def trigger_logs(root: Path, prefix: str, interval: float, ended: float, first: 
     log_bytes = 0
     for path in root.glob(f"dag_id={DAG_ID}/run_id={prefix}*/task_id=*/attempt=*.log.trigger.*.log"):
         vendor = path.parent.name.removeprefix("task_id=")
-        log_bytes += path.stat().st_size
         times = answers.setdefault((vendor, str(path.parent)), [])
         for line in path.read_text().splitlines():
             event = json.loads(line)
             if "import job" in str(event.get("event")) and event.get("level") == "info":
                 times.append(dt.datetime.fromisoformat(event["timestamp"]).timestamp())
+                log_bytes += len(line) + 1
     floor: dict[str, float] = {}
     for (vendor, _), times in answers.items():
         for previous, current in itertools.pairwise(times):
@@ -571,7 +572,7 @@ def format_table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
         lambda x, r: f"{x['still_deferred']}/{x['size']}",
         lambda x, r: "-",
     )
-    line("log bytes/poll", lambda x, r: f"{x['log_bytes_per_poll']:.0f}", lambda x, r: "-")
+    line("log bytes/poll line", lambda x, r: f"{x['log_bytes_per_poll']:.0f}", lambda x, r: "-")
     return "\n".join(lines)
 
 
