@@ -10,6 +10,7 @@
 #   make lint                        ruff, ruff format --check and mypy --strict
 #   make docs                        the docs site into docs/_build/html (warnings are errors)
 #   make bench / bench-upload        the triggerer and upload benchmarks (minutes)
+#   make bench-triggerer             the real airflow triggerer on PostgreSQL vs the simulated runner (12 min)
 #   make clean                       remove the venvs and the demo's Airflow home
 #   make help                        this list
 # Interpreters are found by version (dev/find-python: pyenv, then pythonX.Y on PATH).
@@ -32,7 +33,7 @@ LINT_PATHS := airflow_import_status tests example_dags dev $(wildcard benchmarks
 # a venv made by another interpreter than the one asked for is made again
 SAME_PYTHON = test -x $(1)/bin/python && [ "$$($(1)/bin/python -c 'import sys; print(sys.version_info[:2])')" = "$$($(2) -c 'import sys; print(sys.version_info[:2])')" ]
 
-.PHONY: demo test test-fast test-oldest wheel-check lint bench bench-upload clean docs help
+.PHONY: demo test test-fast test-oldest wheel-check lint bench bench-upload bench-triggerer clean docs help
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "no python3 found: set PYTHON=/path/to/python3.12" >&2; exit 1; }
@@ -107,6 +108,10 @@ bench: $(STAMP)
 
 bench-upload: $(STAMP)
 	$(BIN)/python benchmarks/upload.py $(BENCH_ARGS)
+
+# needs PostgreSQL (Debian's postgresql package, as the distributed test); --sizes 100 --window 30 for a quick look
+bench-triggerer: $(STAMP)
+	$(BIN)/python benchmarks/triggerer_real.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(OLDEST_VENV) $(DEMO_VENV) .venv-py* .demo docs/_build
