@@ -222,6 +222,29 @@ class Orchestrator:
         print(format_row(result), flush=True)
         return result
 
+    def objects(self, vendors: list[str], *, size: int, latency: float, interval: float) -> dict[str, Any]:
+        """What each waiting trigger keeps alive: objects and bytes, and a full collection's pause."""
+        self.simulator.post("config", {"latency": 0})
+        jobs = self.jobs_for(vendors, size, 2)
+        warmup = self.jobs_for_warmup(vendors)
+        self.simulator.post("config", {"latency": latency})
+        spec = {
+            "mode": "objects",
+            "name": f"objects N={size}",
+            "interval": interval,
+            "vendors": self._vendor_specs(jobs),
+            "warmup": self._vendor_specs(warmup),
+        }
+        result = self.child(spec)
+        result.update(kind="objects", size=size, latency=latency, interval=interval, vendors=vendors)
+        self.results.append(result)
+        print(format_objects(result), flush=True)
+        for name, count in result["top_types"]:
+            print(f"    {count / size:>8.2f} {name}", flush=True)
+        for where, size_diff in result["top_sites"]:
+            print(f"    {size_diff / size:>8.0f} B {where}", flush=True)
+        return result
+
     def jobs_for_warmup(self, vendors: list[str]) -> dict[str, list]:
         return {v: create_jobs(self.simulator, self.recipes[v], v, 1, 1) for v in vendors}
 
@@ -249,6 +272,27 @@ def format_row(r: dict[str, Any]) -> str:
     )
 
 
+OBJECTS_HEADER = (
+    f"{'objects':<18} {'N':>5} {'objects/trigger':>15} {'bytes/trigger':>13} "
+    f"{'full gc ms (0 triggers)':>23} {'full gc ms (N waiting)':>21} {'gc ms per 1000':>14}"
+)
+
+
+def format_objects(r: dict[str, Any]) -> str:
+    return (
+        f"{'objects':<18} {r['size']:>5} {r['objects_per_trigger']:>15.1f} {r['bytes_per_trigger']:>13.0f} "
+        f"{1000 * r['full_gc_empty_s']:>23.1f} {1000 * r['full_gc_s']:>21.1f} "
+        f"{1000 * 1000 * (r['full_gc_s'] - r['full_gc_empty_s']) / r['size']:>14.1f}"
+    )
+
+
+def wanted(args: argparse.Namespace, kind: str, vendor: str | None = None) -> bool:
+    """Whether ``--only`` (kinds such as ``cpu``, or one vendor's, such as ``cpu:mailup``) selects this part."""
+    if not args.only:
+        return True
+    return kind in args.only or (vendor is not None and f"{kind}:{vendor}" in args.only)
+
+
 def machine() -> str:
     model = next(
         (
@@ -271,7 +315,7 @@ def orchestrate(args: argparse.Namespace) -> None:
         try:
             vendors = bench.probe()
             print(f"vendors: {', '.join(vendors)}\n\n{HEADER}\n{'-' * len(HEADER)}", flush=True)
-            for latency in args.latencies:
+            for latency in args.latencies if wanted(args, "interval") else ():
                 for size in args.sizes:
                     for design in args.designs:
                         bench.scenario(
@@ -284,7 +328,8 @@ def orchestrate(args: argparse.Namespace) -> None:
                             cap=args.cap,
                             kind="interval",
                         )
-            if args.with_gc_freeze:  # the target scenario again, with the process's start-up heap frozen
+            # the target scenario again, with the process's start-up heap frozen
+            if args.with_gc_freeze and wanted(args, "interval"):
                 bench.scenario(
                     vendors,
                     design="async",
@@ -296,7 +341,7 @@ def orchestrate(args: argparse.Namespace) -> None:
                     kind="gc-freeze",
                     gc_freeze=True,
                 )
-            for design in args.designs:
+            for design in args.designs if wanted(args, "max") else ():
                 bench.scenario(
                     vendors,
                     design=design,
@@ -307,7 +352,8 @@ def orchestrate(args: argparse.Namespace) -> None:
                     cap=args.throughput_cap,
                     kind="max",
                 )
-            for vendor in vendors:  # each right after its own baseline run: the ratio spans seconds, not minutes
+            # each right after its own baseline run: the ratio spans seconds, not minutes
+            for vendor in [v for v in vendors if wanted(args, "cpu", v)]:
                 bench.raw(size=args.vendor_size, latency=args.throughput_latency, rounds=args.throughput_polls)
                 bench.scenario(
                     [vendor],
@@ -319,7 +365,8 @@ def orchestrate(args: argparse.Namespace) -> None:
                     cap=args.throughput_cap,
                     kind="vendor",
                 )
-            for vendor in vendors:  # every trigger starts with nothing cached: shared fetches are made once
+            # every trigger starts with nothing cached: shared fetches are made once
+            for vendor in [v for v in vendors if wanted(args, "cold", v)]:
                 bench.scenario(
                     [vendor],
                     design="async",
@@ -331,6 +378,10 @@ def orchestrate(args: argparse.Namespace) -> None:
                     kind="cold",
                     warm_up=False,
                 )
+            if wanted(args, "objects"):
+                print(f"\n{OBJECTS_HEADER}\n{'-' * len(OBJECTS_HEADER)}", flush=True)
+                for size in args.object_sizes:
+                    bench.objects(vendors, size=size, latency=max(args.latencies), interval=args.interval)
         finally:
             bench.stop()
     summary = summarize(bench.results, args)
@@ -523,6 +574,92 @@ async def run_triggers(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def count_objects(spec: dict[str, Any]) -> dict[str, Any]:
+    """Objects and bytes each waiting trigger keeps (after every first poll), and a full collection's pause."""
+    import collections
+    import tracemalloc
+
+    from airflow_import_status.hooks.base import ImportStatusHook
+    from airflow_import_status.polling import PollPolicy
+    from airflow_import_status.triggers.import_status import ImportStatusTrigger
+
+    shipped = ImportStatusHook.apoll
+    polls = 0
+
+    async def apoll(self: Any, job: Any) -> Any:  # counts polls only: no per-trigger record to skew the count
+        nonlocal polls
+        result = await shipped(self, job)
+        polls += 1
+        return result
+
+    ImportStatusHook.apoll = apoll  # type: ignore[method-assign]
+    policy = PollPolicy(poll_interval=spec["interval"], backoff_initial=1.0, backoff_max=5.0).to_dict()
+
+    async def run_trigger(vendor_spec: dict[str, Any], job: dict[str, Any]) -> str:
+        trigger = ImportStatusTrigger(
+            vendor=vendor_spec["vendor"],
+            conn_id=vendor_spec["conn_id"],
+            job=job,
+            policy=policy,
+            deadline=time.time() + 3600,
+            waiting_since=time.time(),
+        )
+        async for event in trigger.run():
+            return str(event.payload["status"])
+        return "none"
+
+    await asyncio.gather(*(run_trigger(v, job) for v in spec["warmup"] for job in v["jobs"]))
+    polls = 0
+    pairs = [(v, job) for v in spec["vendors"] for job in v["jobs"]]
+    size = len(pairs)
+    full_gc_empty = full_collection_seconds()
+    before_ids = {id(o) for o in gc.get_objects()}
+    before_objects = len(before_ids)
+    tracemalloc.start()
+    before_bytes = tracemalloc.get_traced_memory()[0]
+    before_snapshot = tracemalloc.take_snapshot()
+    tasks = []
+    for vendor_spec, job in pairs:
+        tasks.append(asyncio.create_task(run_trigger(vendor_spec, job)))
+        await asyncio.sleep(0)
+    while polls < size:
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)  # every answer handled: all wait for their next poll
+    if any(task.done() for task in tasks):
+        raise RuntimeError("a trigger ended before its second poll")
+    gc.collect()
+    after = gc.get_objects()
+    objects = len(after) - before_objects
+    traced = tracemalloc.get_traced_memory()[0] - before_bytes
+    sites = tracemalloc.take_snapshot().compare_to(before_snapshot, "lineno")
+    tracemalloc.stop()
+    types = collections.Counter(type(o).__qualname__ for o in after if id(o) not in before_ids)
+    del after
+    full_gc = full_collection_seconds()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return {
+        "objects_per_trigger": objects / size,
+        "bytes_per_trigger": traced / size,
+        "full_gc_empty_s": full_gc_empty,
+        "full_gc_s": full_gc,
+        "top_types": types.most_common(25),
+        "top_sites": [(str(site.traceback[0]), site.size_diff) for site in sites[:15]],
+    }
+
+
+def full_collection_seconds(repeat: int = 5) -> float:
+    """The median time of a full collection (``gc.collect()``) of the heap as it is now."""
+    gc.collect()
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        gc.collect()
+        times.append(time.perf_counter() - began)
+    return sorted(times)[repeat // 2]
+
+
 async def rss_once_all_wait(log: PollLog, size: int) -> int:
     """RSS once every trigger made its first poll and the answers are in: all of them waiting."""
     while len(log.by_hook) < size:
@@ -648,7 +785,7 @@ def child(spec: dict[str, Any]) -> None:
             result = asyncio.run(run_triggers(spec))
         profile.dump_stats(spec["profile"])
     else:
-        run = {"probe": probe, "raw": run_raw, "run": run_triggers}[spec["mode"]]
+        run = {"probe": probe, "raw": run_raw, "run": run_triggers, "objects": count_objects}[spec["mode"]]
         result = asyncio.run(run(spec))
     print(json.dumps(result))
 
@@ -666,6 +803,15 @@ def main() -> None:
     parser.add_argument("--throughput-cap", type=float, default=12.0, help="time cap of one interval-0 run (s)")
     parser.add_argument("--vendor-size", type=int, default=300, help="triggers in each per-vendor CPU run")
     parser.add_argument("--designs", nargs="+", default=list(DESIGNS), choices=DESIGNS)
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=[],
+        help="run only these parts: interval, max, cpu, cold, objects, or one vendor's (cpu:mailup, cold:isales)",
+    )
+    parser.add_argument(
+        "--object-sizes", type=int, nargs="+", default=[5000], help="waiting triggers in the objects count"
+    )
     parser.add_argument("--results-dir", default=str(REPO / "benchmarks" / "results"), help="'' to skip")
     parser.add_argument(
         "--with-gc-freeze", action="store_true", help="also run the largest async scenario after gc.freeze()"
