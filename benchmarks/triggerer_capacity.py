@@ -178,7 +178,7 @@ class Orchestrator:
             "interval": interval,
             "cap": cap,
             "gc_freeze": gc_freeze,
-            "profile": self.args.profile if kind == "max" and design == "async" else None,
+            "profile": self._profile_path(kind, design, vendors),
             "vendors": self._vendor_specs(jobs),
             "warmup": self._vendor_specs(warmup),
         }
@@ -196,6 +196,12 @@ class Orchestrator:
         self.results.append(result)
         print(format_row(result), flush=True)
         return result
+
+    def _profile_path(self, kind: str, design: str, vendors: list[str]) -> str | None:
+        """Where ``--profile`` writes this run's cProfile: the async max run, and each vendor's CPU run."""
+        if not self.args.profile or design != "async":
+            return None
+        return {"max": self.args.profile, "vendor": f"{self.args.profile}.{vendors[0]}"}.get(kind)
 
     def raw(self, *, size: int, latency: float, rounds: int) -> dict[str, Any]:
         """The baseline: raw aiohttp, one session, Which50's status request as the package builds it, no parsing."""
@@ -816,7 +822,10 @@ def main() -> None:
     parser.add_argument(
         "--with-gc-freeze", action="store_true", help="also run the largest async scenario after gc.freeze()"
     )
-    parser.add_argument("--profile", help="write a cProfile of the async max-throughput run to this file")
+    parser.add_argument(
+        "--profile",
+        help="write a cProfile of the async max-throughput run to this file (each cpu:<vendor> run: FILE.<vendor>)",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -14,6 +14,7 @@ from typing import Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_import_status.errors import ImportStatusError, TransientVendorError
+from airflow_import_status.metrics import enabled as metrics_enabled
 from airflow_import_status.metrics import observed_apoll
 from airflow_import_status.outcome import TriggerEnd
 from airflow_import_status.polling import ErrorAction, PollPolicy, PollTracker
@@ -70,6 +71,18 @@ class ImportStatusEvent:
         if status in (EventStatus.SUCCEEDED, EventStatus.FAILED) and result is None:
             raise ValueError(f"trigger event {status.value!r} carries no import result")
         return cls(status, message, result, bool(payload.get("retryable", False)))
+
+
+class _ProgressLine:
+    """A result's progress line, made when a log line is formatted (not for a filtered-out INFO line)."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, result: ImportResult) -> None:
+        self.result = result
+
+    def __str__(self) -> str:
+        return self.result.progress_line()
 
 
 def load_hook_class(path: str) -> type[Any]:
@@ -142,6 +155,12 @@ class ImportStatusTrigger(BaseTrigger):
         self.waiting_since = waiting_since
         self.end = end
 
+    @property
+    def log(self) -> Any:
+        """One logger for every trigger of the class (Airflow routes a line to its task through context
+        variables, not through the logger), instead of three logger objects kept by each waiting trigger."""
+        return type(self).logger()
+
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
@@ -194,7 +213,8 @@ class ImportStatusTrigger(BaseTrigger):
         await RUNTIME.wait_for_first_poll_slot()
         while True:
             try:
-                result = await observed_apoll(hook.vendor, self._poll(hook, job))
+                poll = self._poll(hook, job)
+                result = await (observed_apoll(hook.vendor, poll) if metrics_enabled() else poll)
             except Exception as err:
                 if not isinstance(err, ImportStatusError):
                     self.log.exception("%s: bug in airflow-import-status", label)
@@ -208,7 +228,7 @@ class ImportStatusTrigger(BaseTrigger):
             else:
                 tracker.succeeded()
                 last = result
-                self.log.info("%s: %s", label, result.progress_line())
+                self.log.info("%s: %s", label, _ProgressLine(result))  # formatted only if INFO is on
                 for warning in result.warnings:
                     self.log.warning("%s: %s", label, warning)
                 if result.state.is_terminal:
