@@ -15,6 +15,7 @@ the two boundaries every vendor shares:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -124,7 +125,9 @@ class ImportStatusHook(BaseHook, Generic[SettingsT, JobT]):
     async def aget_settings(self) -> SettingsT:
         """Settings from the connection, resolved and masked without blocking the event loop."""
         if self._settings is None:
-            conn = await self.aget_connection(self.conn_id)
+            # in a task of its own: Airflow's lookup (asgiref) leaves context variables in the caller's
+            # context, which a waiting trigger's task would keep for its whole wait
+            conn = await asyncio.ensure_future(self.aget_connection(self.conn_id))
             key = self._connection_key(conn)
             settings = RUNTIME.known_settings(key)
             if settings is None:

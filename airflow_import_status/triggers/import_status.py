@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import enum
 import importlib
 import time
@@ -71,6 +72,23 @@ class ImportStatusEvent:
         if status in (EventStatus.SUCCEEDED, EventStatus.FAILED) and result is None:
             raise ValueError(f"trigger event {status.value!r} carries no import result")
         return cls(status, message, result, bool(payload.get("retryable", False)))
+
+
+_NO_CONTEXT = contextvars.Context()
+"""The context of every waiting trigger's wake-up timer: ``_wake`` reads no context variable, so no
+timer keeps a copy of its trigger's context (as ``asyncio.sleep``'s timers do) for the whole wait."""
+
+
+def _alarm(delay: float) -> tuple[asyncio.Future[None], asyncio.TimerHandle]:
+    """``asyncio.sleep(delay)`` as a future to await and its timer, minus the per-wait coroutine and context."""
+    loop = asyncio.get_running_loop()
+    woken: asyncio.Future[None] = loop.create_future()
+    return woken, loop.call_later(delay, _wake, woken, context=_NO_CONTEXT)
+
+
+def _wake(woken: asyncio.Future[None]) -> None:
+    if not woken.done():
+        woken.set_result(None)
 
 
 class _ProgressLine:
@@ -213,8 +231,10 @@ class ImportStatusTrigger(BaseTrigger):
         await RUNTIME.wait_for_first_poll_slot()
         while True:
             try:
-                poll = self._poll(hook, job)
-                result = await (observed_apoll(hook.vendor, poll) if metrics_enabled() else poll)
+                if metrics_enabled():
+                    result = await observed_apoll(hook.vendor, self._poll(hook, job))
+                else:
+                    result = await self._poll(hook, job)
             except Exception as err:
                 if not isinstance(err, ImportStatusError):
                     self.log.exception("%s: bug in airflow-import-status", label)
@@ -244,7 +264,14 @@ class ImportStatusTrigger(BaseTrigger):
                         last,
                     )
                 delay = min(delay, self.deadline - now)
-            await asyncio.sleep(delay)
+            if delay > 0:
+                woken, timer = _alarm(delay)
+                try:
+                    await woken
+                finally:
+                    timer.cancel()
+            else:
+                await asyncio.sleep(0)
 
     async def _poll(self, hook: Any, job: Any) -> ImportResult:
         """One poll; past the deadline it may take at most ``POLL_OVERRUN`` seconds more."""
