@@ -397,7 +397,8 @@ def orchestrate(args: argparse.Namespace) -> None:
             if wanted(args, "objects"):
                 print(f"\n{OBJECTS_HEADER}\n{'-' * len(OBJECTS_HEADER)}", flush=True)
                 for size in args.object_sizes:
-                    bench.objects(vendors, size=size, latency=max(args.latencies), interval=args.interval)
+                    # a long interval: no trigger's second poll before all made their first
+                    bench.objects(vendors, size=size, latency=max(args.latencies), interval=max(args.interval, 300))
         finally:
             bench.stop()
     summary = summarize(bench.results, args)
@@ -604,9 +605,10 @@ async def count_objects(spec: dict[str, Any]) -> dict[str, Any]:
 
     async def apoll(self: Any, job: Any) -> Any:  # counts polls only: no per-trigger record to skew the count
         nonlocal polls
-        result = await shipped(self, job)
-        polls += 1
-        return result
+        try:
+            return await shipped(self, job)
+        finally:
+            polls += 1
 
     ImportStatusHook.apoll = apoll  # type: ignore[method-assign]
     policy = PollPolicy(poll_interval=spec["interval"], backoff_initial=1.0, backoff_max=5.0).to_dict()
@@ -642,8 +644,9 @@ async def count_objects(spec: dict[str, Any]) -> dict[str, Any]:
     while polls < size:
         await asyncio.sleep(0.1)
     await asyncio.sleep(1.0)  # every answer handled: all wait for their next poll
-    if any(task.done() for task in tasks):
-        raise RuntimeError("a trigger ended before its second poll")
+    ended = [task.result() for task in tasks if task.done()]
+    if ended:
+        raise RuntimeError(f"{len(ended)} triggers ended before their second poll: {ended[:3]}")
     full_gc_frozen = full_collection_seconds()
     gc.unfreeze()
     gc.collect()
