@@ -15,7 +15,6 @@ the two boundaries every vendor shares:
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -125,9 +124,7 @@ class ImportStatusHook(BaseHook, Generic[SettingsT, JobT]):
     async def aget_settings(self) -> SettingsT:
         """Settings from the connection, resolved and masked without blocking the event loop."""
         if self._settings is None:
-            # in a task of its own: Airflow's lookup (asgiref) leaves context variables in the caller's
-            # context, which a waiting trigger's task would keep for its whole wait
-            conn = await asyncio.ensure_future(self.aget_connection(self.conn_id))
+            conn = await RUNTIME.aconnection(self.conn_id, self.aget_connection)
             key = self._connection_key(conn)
             settings = RUNTIME.known_settings(key)
             if settings is None:
