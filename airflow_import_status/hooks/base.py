@@ -52,6 +52,9 @@ class ImportStatusHook(BaseHook, Generic[SettingsT, JobT]):
     default_conn_name: ClassVar[str]
     conn_type: ClassVar[str]
     hook_name: ClassVar[str]
+    share_settings: ClassVar[bool] = True
+    """Whether hooks of one connection (as read) share one settings value; ``False`` where a vendor's
+    settings keep per-hook state."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -112,12 +115,14 @@ class ImportStatusHook(BaseHook, Generic[SettingsT, JobT]):
         """Settings from the connection (read once per hook); its secrets go to the masker."""
         if self._settings is None:
             conn = self.get_connection(self.conn_id)
-            key = self._connection_key(conn)
-            settings = RUNTIME.known_settings(key)
+            key = self._connection_key(conn) if self.share_settings else None
+            settings = RUNTIME.known_settings(key) if key else None
             if settings is None:
                 values = self._values(conn)
                 RUNTIME.mask(*values.secrets)
-                settings = RUNTIME.keep_settings(key, self._build_settings(values))
+                settings = self._build_settings(values)
+                if key:
+                    RUNTIME.keep_settings(key, settings)
             self._settings = settings
         return self._settings
 
@@ -125,12 +130,14 @@ class ImportStatusHook(BaseHook, Generic[SettingsT, JobT]):
         """Settings from the connection, resolved and masked without blocking the event loop."""
         if self._settings is None:
             conn = await RUNTIME.aconnection(self.conn_id, self.aget_connection)
-            key = self._connection_key(conn)
-            settings = RUNTIME.known_settings(key)
+            key = self._connection_key(conn) if self.share_settings else None
+            settings = RUNTIME.known_settings(key) if key else None
             if settings is None:
                 values = self._values(conn)
                 await RUNTIME.amask(*values.secrets)
-                settings = RUNTIME.keep_settings(key, self._build_settings(values))
+                settings = self._build_settings(values)
+                if key:
+                    RUNTIME.keep_settings(key, settings)
             self._settings = settings
         return self._settings
 

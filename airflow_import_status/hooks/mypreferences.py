@@ -24,6 +24,7 @@ class MyPreferencesHook(ImportStatusHook[MyPreferencesSettings, MyPreferencesJob
     """
 
     spec = SPEC
+    share_settings = False  # its settings hold the hook's own ImportTokenWatch (freed with the hook)
 
     def start_import(self, profiles: list[dict[str, Any]], name: str, client_id: str | None = None) -> str:
         """Initiate a bulk import, stage ``profiles`` (BulkUserProfilePreferences) in batches and execute it.

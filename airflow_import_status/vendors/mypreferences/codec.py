@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import hashlib
 import hmac
 import time
@@ -210,11 +211,16 @@ class MyPreferencesSettings:
     import_lifetime_hours: float
     import_tokens: ImportTokenWatch = field(compare=False, repr=False)
 
-    @property
+    @functools.cached_property
     def token_key(self) -> str:
         """Identity of the OAuth2 credentials: hooks of the same connection share one bearer token."""
         identity = "\0".join((self.token_url, self.oauth_client_id, self.secret, self.scope))
         return f"mypreferences-oauth2:{hashlib.sha256(identity.encode()).hexdigest()}"
+
+    @functools.cached_property
+    def bearer(self) -> Shared[str]:
+        """The bearer token as flows ask for it at every poll (built once per settings, not per poll)."""
+        return Shared(self.token_key, token_request(self), decode_token)
 
     def url(self, template: str, client_id: str, access_token: Any = "") -> str:
         path = template.format(clientId=quote(client_id, safe=""), accessToken=quote(str(access_token), safe=""))
@@ -303,6 +309,8 @@ def decode_token(response: HttpResponse) -> Fresh[str]:
 
 def bearer_token(settings: MyPreferencesSettings, refused: str | None = None) -> Shared[str]:
     """The connection's bearer token, shared process-wide (``refused``: the one the vendor just rejected)."""
+    if refused is None:
+        return settings.bearer
     return Shared(settings.token_key, token_request(settings), decode_token, refused=refused)
 
 
