@@ -222,7 +222,8 @@ class ImportStatusTrigger(BaseTrigger):
     async def _wait(self) -> ImportStatusEvent:
         hook = self._hook()
         label = f"{hook.vendor} import job {hook.job_label(self.job)}"
-        tracker = PollTracker(PollPolicy.from_dict(self.policy), label, self.waiting_since)
+        policy = PollPolicy.from_dict(self.policy)
+        tracker: PollTracker | None = None  # made at a failure, dropped at a success: not kept by a healthy wait
         last: ImportResult | None = None
         try:
             job = hook.make_job(self.job)  # checked once, not at every poll
@@ -239,6 +240,7 @@ class ImportStatusTrigger(BaseTrigger):
                 if not isinstance(err, ImportStatusError):
                     self.log.exception("%s: bug in airflow-import-status", label)
                     return ImportStatusEvent(EventStatus.ERROR, bug_message(label, err), last)
+                tracker = tracker or PollTracker(policy, label, self.waiting_since)
                 decision = tracker.failed(err)
                 if decision.action is ErrorAction.FAIL:
                     self.log.error(decision.message)
@@ -246,14 +248,14 @@ class ImportStatusTrigger(BaseTrigger):
                 self.log.warning(decision.message)
                 delay = decision.delay
             else:
-                tracker.succeeded()
+                tracker = None  # a success ends the run of consecutive failures
                 last = result
                 self.log.info("%s: %s", label, _ProgressLine(result))  # formatted only if INFO is on
                 for warning in result.warnings:
                     self.log.warning("%s: %s", label, warning)
                 if result.state.is_terminal:
                     return ImportStatusEvent(EventStatus(result.state.value), f"{label} {result.state.value}", result)
-                delay = tracker.policy.poll_interval
+                delay = policy.poll_interval
             now = time.time()
             if self.deadline is not None:
                 if now >= self.deadline:
