@@ -82,7 +82,8 @@ def test_triggers_of_one_policy_share_one_instance():
     assert PollPolicy.from_dict({**policy, "poll_interval": 31}) is not PollPolicy.from_dict(policy)
 
 
-def test_settings_holding_hook_state_are_not_shared(sim):
+def test_hook_state_in_settings_is_not_shared(sim):
     spec = get_spec("mypreferences")
     first, second = spec.hook_class(spec.simulator_class.conn_id), spec.hook_class(spec.simulator_class.conn_id)
     assert first.get_settings().import_tokens is not second.get_settings().import_tokens
+    assert first.get_settings().status_table is second.get_settings().status_table  # the rest is shared

@@ -52,9 +52,6 @@ class ImportStatusHook(BaseHook, Generic[SettingsT, JobT]):
     default_conn_name: ClassVar[str]
     conn_type: ClassVar[str]
     hook_name: ClassVar[str]
-    share_settings: ClassVar[bool] = True
-    """Whether hooks of one connection (as read) share one settings value; ``False`` where a vendor's
-    settings keep per-hook state."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -92,6 +89,10 @@ class ImportStatusHook(BaseHook, Generic[SettingsT, JobT]):
         except ConnectionFieldError as err:
             raise PermanentVendorError(RUNTIME.scrubber(str(err)), vendor=self.vendor) from None
 
+    def _own_settings(self, shared: SettingsT) -> SettingsT:
+        """This hook's settings from the shared value (a vendor whose settings hold per-hook state copies it)."""
+        return shared
+
     def _settings_variant(self) -> Hashable:
         """What else than the connection a subclass builds its settings from (its ``_build_settings``)."""
         return None
@@ -115,30 +116,26 @@ class ImportStatusHook(BaseHook, Generic[SettingsT, JobT]):
         """Settings from the connection (read once per hook); its secrets go to the masker."""
         if self._settings is None:
             conn = self.get_connection(self.conn_id)
-            key = self._connection_key(conn) if self.share_settings else None
-            settings = RUNTIME.known_settings(key) if key else None
+            key = self._connection_key(conn)
+            settings = RUNTIME.known_settings(key)
             if settings is None:
                 values = self._values(conn)
                 RUNTIME.mask(*values.secrets)
-                settings = self._build_settings(values)
-                if key:
-                    RUNTIME.keep_settings(key, settings)
-            self._settings = settings
+                settings = RUNTIME.keep_settings(key, self._build_settings(values))
+            self._settings = self._own_settings(settings)
         return self._settings
 
     async def aget_settings(self) -> SettingsT:
         """Settings from the connection, resolved and masked without blocking the event loop."""
         if self._settings is None:
             conn = await RUNTIME.aconnection(self.conn_id, self.aget_connection)
-            key = self._connection_key(conn) if self.share_settings else None
-            settings = RUNTIME.known_settings(key) if key else None
+            key = self._connection_key(conn)
+            settings = RUNTIME.known_settings(key)
             if settings is None:
                 values = self._values(conn)
                 await RUNTIME.amask(*values.secrets)
-                settings = self._build_settings(values)
-                if key:
-                    RUNTIME.keep_settings(key, settings)
-            self._settings = settings
+                settings = RUNTIME.keep_settings(key, self._build_settings(values))
+            self._settings = self._own_settings(settings)
         return self._settings
 
     # ----- driving flows ----------------------------------------------------------------------------

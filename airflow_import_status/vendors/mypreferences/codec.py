@@ -217,11 +217,6 @@ class MyPreferencesSettings:
         identity = "\0".join((self.token_url, self.oauth_client_id, self.secret, self.scope))
         return f"mypreferences-oauth2:{hashlib.sha256(identity.encode()).hexdigest()}"
 
-    @functools.cached_property
-    def bearer(self) -> Shared[str]:
-        """The bearer token as flows ask for it at every poll (built once per settings, not per poll)."""
-        return Shared(self.token_key, token_request(self), decode_token)
-
     def url(self, template: str, client_id: str, access_token: Any = "") -> str:
         path = template.format(clientId=quote(client_id, safe=""), accessToken=quote(str(access_token), safe=""))
         return f"{self.base_url}/{path.lstrip('/')}"
@@ -310,8 +305,21 @@ def decode_token(response: HttpResponse) -> Fresh[str]:
 def bearer_token(settings: MyPreferencesSettings, refused: str | None = None) -> Shared[str]:
     """The connection's bearer token, shared process-wide (``refused``: the one the vendor just rejected)."""
     if refused is None:
-        return settings.bearer
+        return _bearer(settings.token_key, settings)
     return Shared(settings.token_key, token_request(settings), decode_token, refused=refused)
+
+
+_BEARERS: dict[str, Shared[str]] = {}
+
+
+def _bearer(token_key: str, settings: MyPreferencesSettings) -> Shared[str]:
+    """The bearer token as flows ask for it at every poll: built once per OAuth2 identity, not per poll."""
+    shared = _BEARERS.get(token_key)
+    if shared is None:
+        if len(_BEARERS) >= 256:
+            _BEARERS.clear()
+        shared = _BEARERS[token_key] = Shared(token_key, token_request(settings), decode_token)
+    return shared
 
 
 def authorized_flow(settings: MyPreferencesSettings, client_id: str, request: HttpRequest) -> Flow[HttpResponse]:
