@@ -7,6 +7,7 @@ Both loops ask :meth:`PollPolicy.after_error` what an error means; the answer is
 from __future__ import annotations
 
 import enum
+import functools
 import random
 import time
 from dataclasses import asdict, dataclass
@@ -28,7 +29,7 @@ class ErrorAction(enum.StrEnum):
     """Permanent fault, or too many transient faults in a row: stop."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ErrorDecision:
     action: ErrorAction
     delay: float
@@ -37,7 +38,7 @@ class ErrorDecision:
     """For FAIL: whether Airflow task retries may help (True after transient faults)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PollPolicy:
     """How often to poll and how to ride out faults. All times in seconds."""
 
@@ -58,13 +59,13 @@ class PollPolicy:
 
     @classmethod
     def from_dict(cls, data: dict[str, float]) -> PollPolicy:
-        """The policy from trigger kwargs (JSON numbers)."""
-        return cls(
-            poll_interval=float(data["poll_interval"]),
-            max_consecutive_failures=int(data["max_consecutive_failures"]),
-            backoff_initial=float(data["backoff_initial"]),
-            backoff_max=float(data["backoff_max"]),
-            not_found_grace=float(data["not_found_grace"]),
+        """The policy from trigger kwargs (JSON numbers): one shared instance per distinct policy."""
+        return _shared_policy(
+            float(data["poll_interval"]),
+            int(data["max_consecutive_failures"]),
+            float(data["backoff_initial"]),
+            float(data["backoff_max"]),
+            float(data["not_found_grace"]),
         )
 
     def backoff(self, failures: int) -> float:
@@ -111,7 +112,19 @@ class PollPolicy:
         )
 
 
-@dataclass
+@functools.lru_cache(maxsize=1024)
+def _shared_policy(
+    poll_interval: float,
+    max_consecutive_failures: int,
+    backoff_initial: float,
+    backoff_max: float,
+    not_found_grace: float,
+) -> PollPolicy:
+    """Frozen, so the triggers of one policy share one instance instead of one each."""
+    return PollPolicy(poll_interval, max_consecutive_failures, backoff_initial, backoff_max, not_found_grace)
+
+
+@dataclass(slots=True)
 class PollTracker:
     """The bookkeeping one waiting sensor or trigger keeps between polls."""
 

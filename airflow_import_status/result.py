@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -182,16 +183,20 @@ class StatusTable:
         """The normalized state of a vendor status, or ``None`` if the table does not know it."""
         if value is None:
             return None
-        key = self._norm(str(value))
+        return self._lookup.get(self._norm(str(value)))
+
+    @functools.cached_property
+    def _lookup(self) -> dict[str, ImportState]:
+        """Normalized status to state, built once per table (a status is in one state at most)."""
+        lookup: dict[str, ImportState] = {}
         for state, values in (
-            (ImportState.FAILED, self.failed),
-            (ImportState.SUCCEEDED, self.succeeded),
-            (ImportState.RUNNING, self.running),
             (ImportState.PENDING, self.pending),
+            (ImportState.RUNNING, self.running),
+            (ImportState.SUCCEEDED, self.succeeded),
+            (ImportState.FAILED, self.failed),
         ):
-            if key in {self._norm(v) for v in values}:
-                return state
-        return None
+            lookup.update(dict.fromkeys((self._norm(v) for v in values), state))
+        return lookup
 
 
 def unrecognized_status_warning(vendor: str, value: str | None, how_to_configure: str) -> str:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import http.cookiejar
 import json as jsonlib
 import socket
@@ -153,9 +154,16 @@ Flow = Generator[Request, Any, T]
 """A sans-I/O vendor flow: yields requests, is sent answers, returns its result."""
 
 
+@functools.lru_cache(maxsize=4096)
 def origin_of(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+@functools.lru_cache(maxsize=8192)
+def _yarl_url(url: str) -> yarl.URL:
+    """A request's URL as aiohttp takes it (immutable, so one per URL: a job's status URL is parsed once)."""
+    return yarl.URL(url, encoded=False)
 
 
 # ----- the rules, written once ---------------------------------------------------------------------
@@ -167,13 +175,15 @@ class BodyDecoder:
         self.cap = cap
         self._body = bytearray()
         self._raw = 0
-        encodings = [name.strip().lower() for name in (content_encoding or "").split(",")]
+        self._inflater: Any = None
+        if not content_encoding:
+            return
+        encodings = [name.strip().lower() for name in content_encoding.split(",")]
         encodings = [name for name in encodings if name and name != "identity"]
         if len(encodings) > 1:
             raise VendorPayloadError(
                 f"refused a body with stacked Content-Encoding {content_encoding!r} (one layer at most)", vendor=vendor
             )
-        self._inflater: Any = None
         if encodings:
             name = encodings[0]
             if name in ("gzip", "x-gzip"):
@@ -402,7 +412,7 @@ class AsyncTransport:
             async with asyncio.timeout(timeout):
                 async with session.request(
                     request.method,
-                    yarl.URL(request.full_url, encoded=False),
+                    _yarl_url(request.full_url),
                     headers={"Accept-Encoding": ACCEPT_ENCODING, **request.headers},
                     data=request.content,
                     allow_redirects=False,

@@ -15,7 +15,7 @@ the two boundaries every vendor shares:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -89,20 +89,53 @@ class ImportStatusHook(BaseHook, Generic[SettingsT, JobT]):
         except ConnectionFieldError as err:
             raise PermanentVendorError(RUNTIME.scrubber(str(err)), vendor=self.vendor) from None
 
+    def _own_settings(self, shared: SettingsT) -> SettingsT:
+        """This hook's settings from the shared value (a vendor whose settings hold per-hook state copies it)."""
+        return shared
+
+    def _settings_variant(self) -> Hashable:
+        """What else than the connection a subclass builds its settings from (its ``_build_settings``)."""
+        return None
+
+    def _connection_key(self, conn: Connection) -> tuple[Any, ...]:
+        """Everything settings are built from: hooks of one connection, as read, share one settings value."""
+        return (
+            self._settings_variant(),
+            self.vendor,
+            self.conn_type,
+            conn.conn_id,
+            conn.host,
+            conn.schema,
+            conn.login,
+            conn.password,
+            conn.port,
+            conn.extra,
+        )
+
     def get_settings(self) -> SettingsT:
         """Settings from the connection (read once per hook); its secrets go to the masker."""
         if self._settings is None:
-            values = self._values(self.get_connection(self.conn_id))
-            RUNTIME.mask(*values.secrets)
-            self._settings = self._build_settings(values)
+            conn = self.get_connection(self.conn_id)
+            key = self._connection_key(conn)
+            settings = RUNTIME.known_settings(key)
+            if settings is None:
+                values = self._values(conn)
+                RUNTIME.mask(*values.secrets)
+                settings = RUNTIME.keep_settings(key, self._build_settings(values))
+            self._settings = self._own_settings(settings)
         return self._settings
 
     async def aget_settings(self) -> SettingsT:
         """Settings from the connection, resolved and masked without blocking the event loop."""
         if self._settings is None:
-            values = self._values(await self.aget_connection(self.conn_id))
-            await RUNTIME.amask(*values.secrets)
-            self._settings = self._build_settings(values)
+            conn = await RUNTIME.aconnection(self.conn_id, self.aget_connection)
+            key = self._connection_key(conn)
+            settings = RUNTIME.known_settings(key)
+            if settings is None:
+                values = self._values(conn)
+                await RUNTIME.amask(*values.secrets)
+                settings = RUNTIME.keep_settings(key, self._build_settings(values))
+            self._settings = self._own_settings(settings)
         return self._settings
 
     # ----- driving flows ----------------------------------------------------------------------------

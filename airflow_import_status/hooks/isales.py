@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,9 @@ class ISalesHook(ImportStatusHook[ISalesSettings, ISalesJob]):
     def __init__(self, *args: Any, clock: Callable[[], datetime] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.clock = clock
+
+    def _settings_variant(self) -> Hashable:
+        return self.clock
 
     def _build_settings(self, values: ConnectionValues) -> ISalesSettings:
         settings = super()._build_settings(values)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from airflow_import_status.hooks.base import ImportStatusHook
 from airflow_import_status.vendors.mypreferences.codec import (
     CODEC,
     STAGE_BATCH_SIZE,
+    ImportTokenWatch,
     MyPreferencesSettings,
 )
 from airflow_import_status.vendors.mypreferences.spec import SPEC, MyPreferencesJob
@@ -24,6 +26,12 @@ class MyPreferencesHook(ImportStatusHook[MyPreferencesSettings, MyPreferencesJob
     """
 
     spec = SPEC
+
+    def _own_settings(self, shared: MyPreferencesSettings) -> MyPreferencesSettings:
+        """The shared settings with this hook's own ImportTokenWatch (what it saw is freed with it)."""
+        return dataclasses.replace(
+            shared, import_tokens=ImportTokenWatch(shared.import_tokens.lifetime, shared.import_tokens.clock)
+        )
 
     def start_import(self, profiles: list[dict[str, Any]], name: str, client_id: str | None = None) -> str:
         """Initiate a bulk import, stage ``profiles`` (BulkUserProfilePreferences) in batches and execute it.

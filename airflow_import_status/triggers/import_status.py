@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib
 import time
 import traceback
@@ -14,6 +15,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_import_status.errors import ImportStatusError, TransientVendorError
 from airflow_import_status.events import EventStatus as EventStatus  # re-exported: defined here before
 from airflow_import_status.events import ImportStatusEvent as ImportStatusEvent
+from airflow_import_status.metrics import enabled as metrics_enabled
 from airflow_import_status.metrics import observed_apoll
 from airflow_import_status.outcome import TriggerEnd
 from airflow_import_status.polling import ErrorAction, PollPolicy, PollTracker
@@ -26,6 +28,35 @@ from airflow_import_status.vendors.spec import JobFieldError
 POLL_OVERRUN_SECONDS = 60.0
 """How long a poll started before the deadline may run past it (per-read timeouts do not bound
 a vendor that trickles bytes, nor a poll of several requests)."""
+
+
+_NO_CONTEXT = contextvars.Context()
+"""The context of every waiting trigger's wake-up timer: ``_wake`` reads no context variable, so no
+timer keeps a copy of its trigger's context (as ``asyncio.sleep``'s timers do) for the whole wait."""
+
+
+def _alarm(delay: float) -> tuple[asyncio.Future[None], asyncio.TimerHandle]:
+    """``asyncio.sleep(delay)`` as a future to await and its timer, minus the per-wait coroutine and context."""
+    loop = asyncio.get_running_loop()
+    woken: asyncio.Future[None] = loop.create_future()
+    return woken, loop.call_later(delay, _wake, woken, context=_NO_CONTEXT)
+
+
+def _wake(woken: asyncio.Future[None]) -> None:
+    if not woken.done():
+        woken.set_result(None)
+
+
+class _ProgressLine:
+    """A result's progress line, made when a log line is formatted (not for a filtered-out INFO line)."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, result: ImportResult) -> None:
+        self.result = result
+
+    def __str__(self) -> str:
+        return self.result.progress_line()
 
 
 def load_hook_class(path: str) -> type[Any]:
@@ -98,6 +129,12 @@ class ImportStatusTrigger(BaseTrigger):
         self.waiting_since = waiting_since
         self.end = end
 
+    @property
+    def log(self) -> Any:
+        """One logger for every trigger of the class (Airflow routes a line to its task through context
+        variables, not through the logger), instead of three logger objects kept by each waiting trigger."""
+        return type(self).logger()
+
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
@@ -141,7 +178,8 @@ class ImportStatusTrigger(BaseTrigger):
     async def _wait(self) -> ImportStatusEvent:
         hook = self._hook()
         label = f"{hook.vendor} import job {hook.job_label(self.job)}"
-        tracker = PollTracker(PollPolicy.from_dict(self.policy), label, self.waiting_since)
+        policy = PollPolicy.from_dict(self.policy)
+        tracker: PollTracker | None = None  # made at a failure, dropped at a success: not kept by a healthy wait
         last: ImportResult | None = None
         try:
             job = hook.make_job(self.job)  # checked once, not at every poll
@@ -150,11 +188,15 @@ class ImportStatusTrigger(BaseTrigger):
         await RUNTIME.wait_for_first_poll_slot()
         while True:
             try:
-                result = await observed_apoll(hook.vendor, self._poll(hook, job))
+                if metrics_enabled():
+                    result = await observed_apoll(hook.vendor, self._poll(hook, job))
+                else:
+                    result = await self._poll(hook, job)
             except Exception as err:
                 if not isinstance(err, ImportStatusError):
                     self.log.exception("%s: bug in airflow-import-status", label)
                     return ImportStatusEvent(EventStatus.ERROR, bug_message(label, err), last)
+                tracker = tracker or PollTracker(policy, label, self.waiting_since)
                 decision = tracker.failed(err)
                 if decision.action is ErrorAction.FAIL:
                     self.log.error(decision.message)
@@ -162,14 +204,14 @@ class ImportStatusTrigger(BaseTrigger):
                 self.log.warning(decision.message)
                 delay = decision.delay
             else:
-                tracker.succeeded()
+                tracker = None  # a success ends the run of consecutive failures
                 last = result
-                self.log.info("%s: %s", label, result.progress_line())
+                self.log.info("%s: %s", label, _ProgressLine(result))  # formatted only if INFO is on
                 for warning in result.warnings:
                     self.log.warning("%s: %s", label, warning)
                 if result.state.is_terminal:
                     return ImportStatusEvent(EventStatus(result.state.value), f"{label} {result.state.value}", result)
-                delay = tracker.policy.poll_interval
+                delay = policy.poll_interval
             now = time.time()
             if self.deadline is not None:
                 if now >= self.deadline:
@@ -180,7 +222,14 @@ class ImportStatusTrigger(BaseTrigger):
                         last,
                     )
                 delay = min(delay, self.deadline - now)
-            await asyncio.sleep(delay)
+            if delay > 0:
+                woken, timer = _alarm(delay)
+                try:
+                    await woken
+                finally:
+                    timer.cancel()
+            else:
+                await asyncio.sleep(0)
 
     async def _poll(self, hook: Any, job: Any) -> ImportResult:
         """One poll; past the deadline it may take at most ``POLL_OVERRUN`` seconds more."""

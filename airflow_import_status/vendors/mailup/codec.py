@@ -199,6 +199,11 @@ class MailUpSettings:
     def wsdl_url(self) -> str:
         return f"{self.endpoint}?WSDL"
 
+    @functools.cached_property
+    def wsdl(self) -> Shared[zeep.Client]:
+        """The WSDL as flows ask for it at every poll (built once per settings, not per poll)."""
+        return _wsdl_value(self)
+
 
 def authentication_header(settings: MailUpSettings) -> etree._Element:
     """The ``Authentication`` SOAP header {User, Password[, encType]} in the account's namespace."""
@@ -279,6 +284,10 @@ def decode_wsdl(response: HttpResponse) -> Fresh[zeep.Client]:
 
 def wsdl_value(settings: MailUpSettings) -> Shared[zeep.Client]:
     """The parsed WSDL, shared process-wide per WSDL URL, header namespace and TLS settings."""
+    return settings.wsdl
+
+
+def _wsdl_value(settings: MailUpSettings) -> Shared[zeep.Client]:
     return Shared(
         key=(VENDOR, "wsdl", settings.wsdl_url, settings.soap_namespace, settings.transport),
         request=HttpRequest("GET", settings.wsdl_url),

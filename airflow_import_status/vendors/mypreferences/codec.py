@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import hashlib
 import hmac
 import time
@@ -210,7 +211,7 @@ class MyPreferencesSettings:
     import_lifetime_hours: float
     import_tokens: ImportTokenWatch = field(compare=False, repr=False)
 
-    @property
+    @functools.cached_property
     def token_key(self) -> str:
         """Identity of the OAuth2 credentials: hooks of the same connection share one bearer token."""
         identity = "\0".join((self.token_url, self.oauth_client_id, self.secret, self.scope))
@@ -303,7 +304,22 @@ def decode_token(response: HttpResponse) -> Fresh[str]:
 
 def bearer_token(settings: MyPreferencesSettings, refused: str | None = None) -> Shared[str]:
     """The connection's bearer token, shared process-wide (``refused``: the one the vendor just rejected)."""
+    if refused is None:
+        return _bearer(settings.token_key, settings)
     return Shared(settings.token_key, token_request(settings), decode_token, refused=refused)
+
+
+_BEARERS: dict[str, Shared[str]] = {}
+
+
+def _bearer(token_key: str, settings: MyPreferencesSettings) -> Shared[str]:
+    """The bearer token as flows ask for it at every poll: built once per OAuth2 identity, not per poll."""
+    shared = _BEARERS.get(token_key)
+    if shared is None:
+        if len(_BEARERS) >= 256:
+            _BEARERS.clear()
+        shared = _BEARERS[token_key] = Shared(token_key, token_request(settings), decode_token)
+    return shared
 
 
 def authorized_flow(settings: MyPreferencesSettings, client_id: str, request: HttpRequest) -> Flow[HttpResponse]:
