@@ -205,3 +205,47 @@ def test_not_found_after_grace_is_final(sim):
 def test_malformed_events_are_refused(payload):
     with pytest.raises(ValueError):
         ImportStatusEvent.from_payload(payload)
+
+
+class _RecordingLog:
+    """Stands in for the trigger's logger: (level, message) of each line."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[int, str]] = []
+
+    def log(self, level: int, message: str, *args: object, **kwargs: object) -> None:
+        self.lines.append((level, message % args))
+
+    def __getattr__(self, name: str):
+        import logging
+
+        level = logging.getLevelName(name.upper())
+        return lambda message, *args, **kwargs: self.log(level, message, *args)
+
+    def levels(self, text: str) -> list[int]:
+        return [level for level, message in self.lines if text in message]
+
+
+def test_an_unchanged_progress_line_goes_to_info_once_per_interval(sim, monkeypatch):
+    """A per-poll INFO line costs the real triggerer ~10 ms of CPU a poll: repeats go to DEBUG."""
+    import logging
+
+    from airflow_import_status.triggers import import_status
+
+    INFO, DEBUG = logging.INFO, logging.DEBUG
+    recorder = _RecordingLog()
+    monkeypatch.setattr(ImportStatusTrigger, "log", property(lambda self: recorder))
+    running = {"state": "running", "progress": 5}
+    script = [running, running, running, {"state": "running", "progress": 40}, running, running, running]
+    job = sim.create_job("which50", params={"contact_list_id": 2}, script=[*script, {"state": "succeeded"}])
+    _run(_trigger(job["job_id"]))
+    assert recorder.levels("state=running") == [INFO, DEBUG, DEBUG, INFO, INFO, DEBUG, DEBUG], recorder.lines
+    assert recorder.levels("progress=40%") == [INFO]
+    assert recorder.levels("state=succeeded") == [INFO]
+
+    # past the interval, an unchanged line is logged at INFO again
+    monkeypatch.setattr(import_status, "UNCHANGED_PROGRESS_LOG_SECONDS", 0.0)
+    recorder.lines.clear()
+    job = sim.create_job("which50", params={"contact_list_id": 2}, script=[running, running, {"state": "succeeded"}])
+    _run(_trigger(job["job_id"]))
+    assert recorder.levels("state=running") == [INFO, INFO], recorder.lines
