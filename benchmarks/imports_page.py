@@ -257,7 +257,8 @@ def _run(args: argparse.Namespace) -> None:
         ),
     ]
     print(f"{args.imports} finished + {args.waiting} waiting imports in {args.dags} DAGs", end="")
-    print(f", {args.xcoms} unrelated XComs ({args.db})", end="")
+    db_name = args.db_url.split(":", 1)[0].split("+", 1)[0] if args.db_url else args.db
+    print(f", {args.xcoms} unrelated XComs ({db_name})", end="")
     print(f", seeded in {seeded:.1f}s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'request':<22} {'median ms':>10} {'p95 ms':>8} {'CPU ms':>7} {'rows':>5} {'bytes':>8}")
     with TestClient(app, headers={"Authorization": f"Bearer {token}"}) as client:

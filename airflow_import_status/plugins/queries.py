@@ -59,22 +59,29 @@ def _status_expression(result: Any, ti_state: Any) -> Any:
     )
 
 
-def _status_filter(result: Any, ti_state: Any, status: str) -> Any:
-    """SQL true exactly where :func:`_status_expression` gives ``status``, as plain predicates.
+_TASK_SIDE: dict[str, tuple[str, ...]] = {
+    ImportStatus.REJECTED.value: _FAILED_TASK_STATES,
+    ImportStatus.TIMED_OUT.value: _FAILED_TASK_STATES,
+}
+"""The task states a status needs, where it needs a bad end: tested on the task instance alone."""
 
-    A ``CASE`` compared to a constant hides the filter from the planner; these predicates let it
-    skip the task instance join for ``failed`` and test the cheap JSON condition first.
+
+def _with_status(keys: Any, status: str, import_dags: Collection[str]) -> Any:
+    """``keys`` limited to the results whose :func:`_status_expression` is ``status``.
+
+    ``failed`` is the import's own state: no task instance is read. The others join the task
+    instances of the DAGs that have results (``import_dags``), narrowed on the task side to the
+    states the status needs, and test the status itself once both rows are there: a JSON test
+    alone on the XCom side is estimated at a fraction of a percent, which on PostgreSQL turns the
+    join into one index lookup per result (50,000 for ``rejected`` at 100,000 imports) instead of
+    one hash join.
     """
-    state = func.coalesce(result["state"].as_string(), literal(""))
-    ended_badly = func.coalesce(ti_state, literal("")).in_(_FAILED_TASK_STATES)
-    unfinished = state.not_in(("failed", "succeeded"))
-    return {
-        ImportStatus.FAILED.value: state == "failed",
-        ImportStatus.REJECTED.value: and_(state == "succeeded", ended_badly),
-        ImportStatus.SUCCEEDED.value: and_(state == "succeeded", ~ended_badly),
-        ImportStatus.TIMED_OUT.value: and_(unfinished, ended_badly),
-        ImportStatus.RUNNING.value: and_(unfinished, ~ended_badly),
-    }.get(status, literal(False))
+    if status == ImportStatus.FAILED.value:
+        return keys.where(XComModel.value["state"].as_string() == "failed")
+    keys = keys.join(TaskInstance, _ti_of_xcom()).where(TaskInstance.dag_id.in_(import_dags))
+    if status in _TASK_SIDE:
+        keys = keys.where(TaskInstance.state.in_(_TASK_SIDE[status]))
+    return keys.where(_status_expression(XComModel.value, TaskInstance.state) == status)
 
 
 def _epoch_iso(epoch: float | None) -> str | None:
@@ -409,10 +416,10 @@ def _scan_results(
     keys = _result_keys(dag_ids, dag_id=dag_id)
     if vendor:
         keys = keys.where(XComModel.value["vendor"].as_string() == vendor)
-    if status == ImportStatus.FAILED.value:  # the import's own state decides: no task instance needed
-        keys = keys.where(_status_filter(XComModel.value, None, status))
-    elif status:
-        keys = keys.join(TaskInstance, _ti_of_xcom()).where(_status_filter(XComModel.value, TaskInstance.state, status))
+    if status:
+        if status not in set(ImportStatus):
+            return per_dag, 0, []
+        keys = _with_status(keys, status, [dag_id] if dag_id else list(per_dag))
     if not (vendor or status):
         total = per_dag.get(dag_id, 0) if dag_id else sum(per_dag.values())
         if not limit or offset >= total:
