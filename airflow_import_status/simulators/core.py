@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -49,6 +50,8 @@ class SimJob:
     hidden_polls: int = 0
     """Status requests answered "not found" before the job becomes visible."""
     polls: int = 0
+    poll_times: list[float] = field(default_factory=list)
+    """When each status poll was answered (epoch seconds): what benchmarks measure lateness from."""
     data: dict[str, Any] = field(default_factory=dict)
     """Vendor-specific state (uploaded contacts, creation time, ...)."""
 
@@ -61,6 +64,7 @@ class SimJob:
     def advance(self) -> None:
         if self.started:
             self.polls += 1
+            self.poll_times.append(time.time())
 
 
 @dataclass
@@ -328,6 +332,7 @@ def _job_view(job: SimJob) -> dict[str, Any]:
         "job_id": job.job_id,
         "params": job.params,
         "polls": job.polls,
+        "poll_times": job.poll_times,
         "started": job.started,
         "data": {k: v for k, v in job.data.items() if k != "contacts"},
     }
