@@ -85,9 +85,12 @@ def is_interruption(err: ImportStatusError) -> bool:
 class ImportStartOperator(ImportJobMixin, ImportLineageMixin, BaseSensorOperator):
     """Upload contacts to a vendor, start its import, and wait for it like the vendor's sensor.
 
-    A vendor operator sets ``spec``: its job fields but the job id (templated) and its connection
-    id become keyword parameters.
+    A vendor operator sets ``spec`` and declares its job fields but the job id (templated) and its
+    connection id as keyword parameters of its own ``__init__`` (so Airflow's ``partial``/``expand``
+    accept them), passing them on as ``job_params``.
 
+    :param job_params: the vendor class's job fields and connection id, by name (the vendor class
+        passes them; a DAG author gives them to the vendor class).
     :param source: a local path, an ``ObjectStoragePath`` or a list of dicts (templated).
     :param source_format: ``csv`` or ``jsonl``; by default from the file name (``.jsonl``) else CSV.
     :param field_mapping: source column -> vendor field; unmapped columns are dropped (default: as is).
@@ -129,6 +132,7 @@ class ImportStartOperator(ImportJobMixin, ImportLineageMixin, BaseSensorOperator
     def __init__(
         self,
         *,
+        job_params: Mapping[str, Any],
         source: Any,
         source_format: str | None = None,
         field_mapping: Mapping[str, str] | None = None,
@@ -154,9 +158,8 @@ class ImportStartOperator(ImportJobMixin, ImportLineageMixin, BaseSensorOperator
         if kwargs.get("start_from_trigger"):
             raise TypeError(f"{type(self).__name__} uploads on a worker: it cannot start from the trigger")
         kwargs.pop("start_from_trigger", None)
-        params = self._pop_job_params(kwargs)
         super().__init__(poke_interval=poke_interval, **kwargs)
-        self._bind_job_params(params, starts_job=True)
+        self._bind_job_params(job_params, starts_job=True)
         self.waiting = ImportWait.of(
             poke_interval=poke_interval,
             max_rejected=max_rejected,

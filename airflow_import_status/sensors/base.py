@@ -11,6 +11,7 @@ parameters. The waiting, retrying, failing and reporting are the
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperatorLink, BaseSensorOperator, PokeReturnValue
@@ -50,9 +51,12 @@ class ImportConsoleLink(BaseOperatorLink):
 class ImportStatusSensor(ImportJobMixin, ImportLineageMixin, BaseSensorOperator):
     """Wait for a vendor import job to finish; return its normalized result.
 
-    A vendor sensor sets ``spec``: its job fields (templated) and connection id become keyword
-    parameters.
+    A vendor sensor sets ``spec`` and declares its job fields (templated) and connection id as
+    keyword parameters of its own ``__init__`` (so Airflow's ``partial``/``expand`` accept them),
+    passing them on as ``job_params``.
 
+    :param job_params: the vendor class's job fields and connection id, by name (the vendor class
+        passes them; a DAG author gives them to the vendor class).
     :param deferrable: defer to the triggerer while waiting; defaults to
         ``[operators] default_deferrable``.
     :param poke_interval: seconds between polls (every mode).
@@ -85,6 +89,7 @@ class ImportStatusSensor(ImportJobMixin, ImportLineageMixin, BaseSensorOperator)
     def __init__(
         self,
         *,
+        job_params: Mapping[str, Any],
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poke_interval: float = 60,
         max_rejected: int | None = None,
@@ -99,9 +104,8 @@ class ImportStatusSensor(ImportJobMixin, ImportLineageMixin, BaseSensorOperator)
         max_rejected_records: int = DEFAULT_MAX_REJECTED_RECORDS,
         **kwargs: Any,
     ) -> None:
-        params = self._pop_job_params(kwargs)
         super().__init__(poke_interval=poke_interval, **kwargs)
-        self._bind_job_params(params)
+        self._bind_job_params(job_params)
         self.waiting = ImportWait.of(
             poke_interval=poke_interval,
             max_rejected=max_rejected,
