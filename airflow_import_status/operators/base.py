@@ -270,8 +270,10 @@ class ImportStartOperator(ImportJobMixin, ImportLineageMixin, BaseSensorOperator
         return self.waiting.poke(self, context)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
-        # a resumed task is a fresh operator: the job it started is in XCom (kept across a deferral)
-        self.bind_job(context["ti"].xcom_pull(task_ids=self.task_id, key=JOB_XCOM_KEY) or {})
+        # a resumed task is a fresh operator: the job it started is in XCom (kept across a deferral);
+        # its own map index's (a mapped task's pull of its own task id returns every map index's)
+        ti = context["ti"]
+        self.bind_job(ti.xcom_pull(task_ids=self.task_id, key=JOB_XCOM_KEY, map_indexes=ti.map_index) or {})
         return self._closing_ledger(context, lambda: self.waiting.resume(self, context, event))
 
     def ledger(self, context: Context) -> Ledger:

@@ -26,6 +26,7 @@ from airflow_import_status.waiting import GATE_XCOM_KEY, ImportJobMixin, ImportW
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+    from airflow.sdk.definitions.mappedoperator import OperatorPartial
     from airflow.sdk.types import TaskInstanceKey
 
 __all__ = [
@@ -129,6 +130,27 @@ class ImportStatusSensor(ImportJobMixin, ImportLineageMixin, BaseSensorOperator)
                 timeout=float(self.timeout) if self.timeout else None,
                 end=self.waiting.trigger_end(self),
             )
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> OperatorPartial:
+        """Airflow's ``partial`` (dynamic task mapping); ``start_from_trigger`` warns and defers from a worker.
+
+        Airflow 3.3 starts no mapped task in the triggerer: the scheduler defers a task at once only
+        with ``start_trigger_args`` (``TaskInstance.defer_task``), and a mapped operator takes them from
+        the class, never from ``__init__`` (``OperatorPartial._expand``); its ``expand_start_from_trigger``
+        says "Starting a mapped task from triggerer is currently unsupported".
+        """
+        if kwargs.get("start_from_trigger"):
+            warnings.warn(
+                f"{cls.__name__} {kwargs.get('task_id')!r}: start_from_trigger=True cannot start a mapped task: "
+                "Airflow 3.3 starts no mapped task in the triggerer; each map index starts on a worker and "
+                "defers from there",
+                UserWarning,
+                stacklevel=2,
+            )
+            kwargs = {**kwargs, "start_from_trigger": False, "deferrable": True, "end_from_trigger": True}
+        partial: OperatorPartial = super().partial(**kwargs)
+        return partial
 
     def _can_start_from_trigger(self) -> bool:
         """Whether this release and these job parameters let the triggerer start the wait; warn why not."""
