@@ -51,6 +51,7 @@ from airflow_import_status.waiting import ImportJobMixin, ImportWait
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+    from airflow.sdk.definitions.mappedoperator import OperatorPartial
 
 __all__ = ["JOB_XCOM_KEY", "LEDGER_DESCRIPTION", "ImportStartOperator", "UploadInterruptedError", "ledger_key"]
 
@@ -155,8 +156,7 @@ class ImportStartOperator(ImportJobMixin, ImportLineageMixin, BaseSensorOperator
         max_rejected_records: int = DEFAULT_MAX_REJECTED_RECORDS,
         **kwargs: Any,
     ) -> None:
-        if kwargs.get("start_from_trigger"):
-            raise TypeError(f"{type(self).__name__} uploads on a worker: it cannot start from the trigger")
+        _refuse_start_from_trigger(type(self), kwargs)
         kwargs.pop("start_from_trigger", None)
         super().__init__(poke_interval=poke_interval, **kwargs)
         self._bind_job_params(job_params, starts_job=True)
@@ -190,6 +190,13 @@ class ImportStartOperator(ImportJobMixin, ImportLineageMixin, BaseSensorOperator
         self._start_context: Context | None = None
         self._start_params: dict[str, Any] = {}
         self._recorded = False
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> OperatorPartial:
+        """Airflow's ``partial`` (dynamic task mapping); ``start_from_trigger`` is refused when the DAG is parsed."""
+        _refuse_start_from_trigger(cls, kwargs)
+        partial: OperatorPartial = super().partial(**kwargs)
+        return partial
 
     # ----- the vendor's part ------------------------------------------------------------------------
     def check_row(self, row: Mapping[str, Any]) -> str | None:
@@ -372,6 +379,11 @@ class ImportStartOperator(ImportJobMixin, ImportLineageMixin, BaseSensorOperator
                 f"{upload.progress.bad_row_count} bad rows, more than max_bad_rows={self.max_bad_rows}: "
                 f"{upload.bad_rows_text()} (the rows were sent but the import was not started)"
             )
+
+
+def _refuse_start_from_trigger(cls: type, kwargs: Mapping[str, Any]) -> None:
+    if kwargs.get("start_from_trigger"):
+        raise TypeError(f"{cls.__name__} uploads on a worker: it cannot start from the trigger")
 
 
 def _record(ledger: Ledger, context: Context, job: dict[str, Any]) -> None:

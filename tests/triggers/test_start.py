@@ -133,3 +133,8 @@ def test_a_mapped_sensor_warns_at_parse_time_and_defers_from_a_worker():
     task = DagSerialization.from_dict(DagSerialization.to_dict(dag)).get_task("wait")
     assert task.start_from_trigger is False and task.start_trigger_args is None
     assert task.partial_kwargs["deferrable"] is True and task.partial_kwargs["end_from_trigger"] is True
+
+
+def test_a_mapped_operator_cannot_start_from_the_trigger_either():
+    with pytest.raises(TypeError, match="uploads on a worker"):
+        Which50ImportOperator.partial(task_id="op", contact_list_id=1, start_from_trigger=True)
