@@ -1,7 +1,8 @@
 """The sensor base every vendor sensor subclasses: its parameters, the waiting it delegates.
 
 A vendor sensor declares its ``spec`` and, in its own ``__init__``, its job fields and connection
-id as keyword parameters (Airflow's dynamic task mapping accepts only declared ones). The waiting, retrying, failing and reporting are the
+id as keyword parameters (Airflow's dynamic task mapping accepts only declared ones). The
+waiting, retrying, failing and reporting are the
 :class:`~airflow_import_status.waiting.ImportWait` it uses, once, for every mode:
 
 - ``deferrable=True``: defers to :class:`ImportStatusTrigger` after one sync poll (no worker slot held);
