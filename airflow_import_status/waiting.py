@@ -81,26 +81,24 @@ class ImportJobMixin:
             cls.hook_class = cls.spec.hook_class
             cls.job_fields = cls.spec.job_type.field_names()
 
-    @classmethod
-    def _pop_job_params(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
-        """The job fields and the connection id among a task's keyword arguments (taken out of them)."""
-        return {name: kwargs.pop(name, None) for name in (*cls.job_fields, cls.spec.conn_id_param)}
+    def _bind_job_params(self, params: Mapping[str, Any], *, starts_job: bool = False) -> None:
+        """Check the job fields and connection id the vendor class was given and set them as the task's attributes.
 
-    def _bind_job_params(self, params: dict[str, Any], *, starts_job: bool = False) -> None:
-        """Check the job fields and connection id the task was given and set them as its attributes.
-
+        ``params``: what the vendor class's ``__init__`` declares (its job fields and connection id
+        parameter, explicit keywords so Airflow's ``partial``/``expand`` accept them).
         ``starts_job``: the task starts the job itself (a start-import operator): it takes no job id.
         """
         owner = f"{type(self).__name__} {getattr(self, 'task_id', '')!r}"
         id_field = self.spec.job_type.id_field()
-        if starts_job and params[id_field] is not None:
-            raise TypeError(f"{owner} starts the import itself: it takes no {id_field!r}")
-        job = {name: params[name] for name in self.job_fields}
+        declared = {*self.job_fields, self.spec.conn_id_param} - ({id_field} if starts_job else set())
+        if set(params) != declared:
+            raise TypeError(f"{type(self).__name__} passes {sorted(params)}, not its spec's {sorted(declared)}")
+        job = {name: params.get(name) for name in self.job_fields}
         try:
             self.spec.job_type.check_params({**job, id_field: "bound at run time"} if starts_job else job, owner)
         except JobFieldError as err:
             raise TypeError(str(err)) from None
-        for name, value in params.items():
+        for name, value in job.items():
             setattr(self, name, value)
         setattr(self, self.spec.conn_id_param, params[self.spec.conn_id_param] or self.spec.default_conn_id)
 

@@ -1,8 +1,9 @@
 """A test-only toy vendor, registered through the registry alone (never shipped).
 
 It proves the claim of the vendor spec: a vendor is one spec, one codec, one simulator and
-two one-line classes; registering it makes it join every cross-vendor suite (sensor modes,
-trigger round trip, fault matrix, fuzzing, secret scan) without editing a shared list.
+two short classes (the sensor declares its job fields and connection id as keyword parameters);
+registering it makes it join every cross-vendor suite (sensor modes, trigger round trip, fault
+matrix, fuzzing, secret scan) without editing a shared list.
 """
 
 from __future__ import annotations
@@ -166,3 +167,6 @@ class ToyHook(ImportStatusHook[ToySettings, ToyJob]):
 
 class ToyImportSensor(ImportStatusSensor):
     spec = SPEC
+
+    def __init__(self, *, job_ref: str, toy_conn_id: str = "toy_default", **kwargs: Any) -> None:
+        super().__init__(job_params={"job_ref": job_ref, "toy_conn_id": toy_conn_id}, **kwargs)

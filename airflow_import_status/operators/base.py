@@ -51,6 +51,7 @@ from airflow_import_status.waiting import ImportJobMixin, ImportWait
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+    from airflow.sdk.definitions.mappedoperator import OperatorPartial
 
 __all__ = ["JOB_XCOM_KEY", "LEDGER_DESCRIPTION", "ImportStartOperator", "UploadInterruptedError", "ledger_key"]
 
@@ -85,9 +86,12 @@ def is_interruption(err: ImportStatusError) -> bool:
 class ImportStartOperator(ImportJobMixin, ImportLineageMixin, BaseSensorOperator):
     """Upload contacts to a vendor, start its import, and wait for it like the vendor's sensor.
 
-    A vendor operator sets ``spec``: its job fields but the job id (templated) and its connection
-    id become keyword parameters.
+    A vendor operator sets ``spec`` and declares its job fields but the job id (templated) and its
+    connection id as keyword parameters of its own ``__init__`` (so Airflow's ``partial``/``expand``
+    accept them), passing them on as ``job_params``.
 
+    :param job_params: the vendor class's job fields and connection id, by name (the vendor class
+        passes them; a DAG author gives them to the vendor class).
     :param source: a local path, an ``ObjectStoragePath`` or a list of dicts (templated).
     :param source_format: ``csv`` or ``jsonl``; by default from the file name (``.jsonl``) else CSV.
     :param field_mapping: source column -> vendor field; unmapped columns are dropped (default: as is).
@@ -129,6 +133,7 @@ class ImportStartOperator(ImportJobMixin, ImportLineageMixin, BaseSensorOperator
     def __init__(
         self,
         *,
+        job_params: Mapping[str, Any],
         source: Any,
         source_format: str | None = None,
         field_mapping: Mapping[str, str] | None = None,
@@ -151,12 +156,10 @@ class ImportStartOperator(ImportJobMixin, ImportLineageMixin, BaseSensorOperator
         max_rejected_records: int = DEFAULT_MAX_REJECTED_RECORDS,
         **kwargs: Any,
     ) -> None:
-        if kwargs.get("start_from_trigger"):
-            raise TypeError(f"{type(self).__name__} uploads on a worker: it cannot start from the trigger")
+        _refuse_start_from_trigger(type(self), kwargs)
         kwargs.pop("start_from_trigger", None)
-        params = self._pop_job_params(kwargs)
         super().__init__(poke_interval=poke_interval, **kwargs)
-        self._bind_job_params(params, starts_job=True)
+        self._bind_job_params(job_params, starts_job=True)
         self.waiting = ImportWait.of(
             poke_interval=poke_interval,
             max_rejected=max_rejected,
@@ -187,6 +190,13 @@ class ImportStartOperator(ImportJobMixin, ImportLineageMixin, BaseSensorOperator
         self._start_context: Context | None = None
         self._start_params: dict[str, Any] = {}
         self._recorded = False
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> OperatorPartial:
+        """Airflow's ``partial`` (dynamic task mapping); ``start_from_trigger`` is refused when the DAG is parsed."""
+        _refuse_start_from_trigger(cls, kwargs)
+        partial: OperatorPartial = super().partial(**kwargs)
+        return partial
 
     # ----- the vendor's part ------------------------------------------------------------------------
     def check_row(self, row: Mapping[str, Any]) -> str | None:
@@ -267,8 +277,10 @@ class ImportStartOperator(ImportJobMixin, ImportLineageMixin, BaseSensorOperator
         return self.waiting.poke(self, context)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
-        # a resumed task is a fresh operator: the job it started is in XCom (kept across a deferral)
-        self.bind_job(context["ti"].xcom_pull(task_ids=self.task_id, key=JOB_XCOM_KEY) or {})
+        # a resumed task is a fresh operator: the job it started is in XCom (kept across a deferral);
+        # its own map index's (a mapped task's pull of its own task id returns every map index's)
+        ti = context["ti"]
+        self.bind_job(ti.xcom_pull(task_ids=self.task_id, key=JOB_XCOM_KEY, map_indexes=ti.map_index) or {})
         return self._closing_ledger(context, lambda: self.waiting.resume(self, context, event))
 
     def ledger(self, context: Context) -> Ledger:
@@ -367,6 +379,11 @@ class ImportStartOperator(ImportJobMixin, ImportLineageMixin, BaseSensorOperator
                 f"{upload.progress.bad_row_count} bad rows, more than max_bad_rows={self.max_bad_rows}: "
                 f"{upload.bad_rows_text()} (the rows were sent but the import was not started)"
             )
+
+
+def _refuse_start_from_trigger(cls: type, kwargs: Mapping[str, Any]) -> None:
+    if kwargs.get("start_from_trigger"):
+        raise TypeError(f"{cls.__name__} uploads on a worker: it cannot start from the trigger")
 
 
 def _record(ledger: Ledger, context: Context, job: dict[str, Any]) -> None:

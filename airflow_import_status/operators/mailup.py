@@ -65,6 +65,8 @@ class MailUpImportOperator(ImportStartOperator):
     :param list_id: the list (idList, templated).
     :param list_guid: the list's GUID (listGUID, templated).
     :param group_ids: groups of the list the subscribers join (idGroups).
+    :param more_process_ids: a job field of the spec; leave it unset: the operator fills it with the
+        upload's later import processes.
     :param mailup_conn_id: Airflow connection of type ``mailup``.
 
     Rows are subscribers: ``email``, ``Name``, ``Prefix``, ``Number`` and the list's fields
@@ -78,8 +80,25 @@ class MailUpImportOperator(ImportStartOperator):
     spec = SPEC
     max_batch_size = MAX_SUBSCRIBERS_PER_PROCESS
 
-    def __init__(self, *, group_ids: Sequence[int | str] = (), **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        *,
+        list_id: int | str,
+        list_guid: str,
+        group_ids: Sequence[int | str] = (),
+        more_process_ids: str | None = None,
+        mailup_conn_id: str = "mailup_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            job_params={
+                "list_id": list_id,
+                "list_guid": list_guid,
+                "more_process_ids": more_process_ids,
+                "mailup_conn_id": mailup_conn_id,
+            },
+            **kwargs,
+        )
         self.group_ids = [int(group) for group in group_ids]
 
     def check_row(self, row: Mapping[str, Any]) -> str | None:

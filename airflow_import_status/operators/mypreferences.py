@@ -73,9 +73,11 @@ class MyPreferencesImportOperator(ImportStartOperator):
         refresh: Sequence[str] = (),
         allow_prior_consents: bool = False,
         stage_body_key: str | None = None,
+        client_id: str | None = None,
+        mypreferences_conn_id: str = "mypreferences_default",
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(job_params={"client_id": client_id, "mypreferences_conn_id": mypreferences_conn_id}, **kwargs)
         self.import_name = import_name
         self.data_stage_duration = data_stage_duration
         self.import_type = import_type

@@ -36,6 +36,10 @@ class Which50ImportOperator(ImportStartOperator):
     """
 
     spec = SPEC
+
+    def __init__(self, *, contact_list_id: int | str, which50_conn_id: str = "which50_default", **kwargs: Any) -> None:
+        super().__init__(job_params={"contact_list_id": contact_list_id, "which50_conn_id": which50_conn_id}, **kwargs)
+
     max_batch_size = MAX_CONTACTS_PER_REQUEST
 
     def check_row(self, row: Mapping[str, Any]) -> str | None:

@@ -1,7 +1,8 @@
 """The sensor base every vendor sensor subclasses: its parameters, the waiting it delegates.
 
-A vendor sensor only declares its ``spec``; its job fields and connection id become keyword
-parameters. The waiting, retrying, failing and reporting are the
+A vendor sensor declares its ``spec`` and, in its own ``__init__``, its job fields and connection
+id as keyword parameters (Airflow's dynamic task mapping accepts only declared ones). The
+waiting, retrying, failing and reporting are the
 :class:`~airflow_import_status.waiting.ImportWait` it uses, once, for every mode:
 
 - ``deferrable=True``: defers to :class:`ImportStatusTrigger` after one sync poll (no worker slot held);
@@ -11,6 +12,7 @@ parameters. The waiting, retrying, failing and reporting are the
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperatorLink, BaseSensorOperator, PokeReturnValue
@@ -25,6 +27,7 @@ from airflow_import_status.waiting import GATE_XCOM_KEY, ImportJobMixin, ImportW
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+    from airflow.sdk.definitions.mappedoperator import OperatorPartial
     from airflow.sdk.types import TaskInstanceKey
 
 __all__ = [
@@ -50,9 +53,12 @@ class ImportConsoleLink(BaseOperatorLink):
 class ImportStatusSensor(ImportJobMixin, ImportLineageMixin, BaseSensorOperator):
     """Wait for a vendor import job to finish; return its normalized result.
 
-    A vendor sensor sets ``spec``: its job fields (templated) and connection id become keyword
-    parameters.
+    A vendor sensor sets ``spec`` and declares its job fields (templated) and connection id as
+    keyword parameters of its own ``__init__`` (so Airflow's ``partial``/``expand`` accept them),
+    passing them on as ``job_params``.
 
+    :param job_params: the vendor class's job fields and connection id, by name (the vendor class
+        passes them; a DAG author gives them to the vendor class).
     :param deferrable: defer to the triggerer while waiting; defaults to
         ``[operators] default_deferrable``.
     :param poke_interval: seconds between polls (every mode).
@@ -85,6 +91,7 @@ class ImportStatusSensor(ImportJobMixin, ImportLineageMixin, BaseSensorOperator)
     def __init__(
         self,
         *,
+        job_params: Mapping[str, Any],
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poke_interval: float = 60,
         max_rejected: int | None = None,
@@ -99,9 +106,8 @@ class ImportStatusSensor(ImportJobMixin, ImportLineageMixin, BaseSensorOperator)
         max_rejected_records: int = DEFAULT_MAX_REJECTED_RECORDS,
         **kwargs: Any,
     ) -> None:
-        params = self._pop_job_params(kwargs)
         super().__init__(poke_interval=poke_interval, **kwargs)
-        self._bind_job_params(params)
+        self._bind_job_params(job_params)
         self.waiting = ImportWait.of(
             poke_interval=poke_interval,
             max_rejected=max_rejected,
@@ -125,6 +131,27 @@ class ImportStatusSensor(ImportJobMixin, ImportLineageMixin, BaseSensorOperator)
                 timeout=float(self.timeout) if self.timeout else None,
                 end=self.waiting.trigger_end(self),
             )
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> OperatorPartial:
+        """Airflow's ``partial`` (dynamic task mapping); ``start_from_trigger`` warns and defers from a worker.
+
+        Airflow 3.3 starts no mapped task in the triggerer: the scheduler defers a task at once only
+        with ``start_trigger_args`` (``TaskInstance.defer_task``), and a mapped operator takes them from
+        the class, never from ``__init__`` (``OperatorPartial._expand``); its ``expand_start_from_trigger``
+        says "Starting a mapped task from triggerer is currently unsupported".
+        """
+        if kwargs.get("start_from_trigger"):
+            warnings.warn(
+                f"{cls.__name__} {kwargs.get('task_id')!r}: start_from_trigger=True cannot start a mapped task: "
+                "Airflow 3.3 starts no mapped task in the triggerer; each map index starts on a worker and "
+                "defers from there",
+                UserWarning,
+                stacklevel=2,
+            )
+            kwargs = {**kwargs, "start_from_trigger": False, "deferrable": True, "end_from_trigger": True}
+        partial: OperatorPartial = super().partial(**kwargs)
+        return partial
 
     def _can_start_from_trigger(self) -> bool:
         """Whether this release and these job parameters let the triggerer start the wait; warn why not."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow_import_status.sensors.base import ImportStatusSensor
 from airflow_import_status.vendors.isales.spec import SPEC
 
@@ -19,3 +21,22 @@ class ISalesImportSensor(ImportStatusSensor):
     """
 
     spec = SPEC
+
+    def __init__(
+        self,
+        *,
+        vdn_id: int | str,
+        import_task_id: str,
+        campaign_id: str | None = None,
+        isales_conn_id: str = "isales_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            job_params={
+                "vdn_id": vdn_id,
+                "import_task_id": import_task_id,
+                "campaign_id": campaign_id,
+                "isales_conn_id": isales_conn_id,
+            },
+            **kwargs,
+        )

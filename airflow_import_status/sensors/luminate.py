@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow_import_status.sensors.base import ImportStatusSensor
 from airflow_import_status.vendors.luminate.spec import SPEC
 
@@ -19,3 +21,20 @@ class LuminateImportSensor(ImportStatusSensor):
     """
 
     spec = SPEC
+
+    def __init__(
+        self,
+        *,
+        import_job_id: int | str,
+        count_contacts: bool | str | None = None,
+        luminate_conn_id: str = "luminate_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            job_params={
+                "import_job_id": import_job_id,
+                "count_contacts": count_contacts,
+                "luminate_conn_id": luminate_conn_id,
+            },
+            **kwargs,
+        )

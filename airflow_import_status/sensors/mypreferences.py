@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow_import_status.sensors.base import ImportStatusSensor
 from airflow_import_status.vendors.mypreferences.spec import SPEC
 
@@ -21,3 +23,20 @@ class MyPreferencesImportSensor(ImportStatusSensor):
     """
 
     spec = SPEC
+
+    def __init__(
+        self,
+        *,
+        access_token: int | str,
+        client_id: str | None = None,
+        mypreferences_conn_id: str = "mypreferences_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            job_params={
+                "access_token": access_token,
+                "client_id": client_id,
+                "mypreferences_conn_id": mypreferences_conn_id,
+            },
+            **kwargs,
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow_import_status.sensors.base import ImportStatusSensor
 from airflow_import_status.vendors.which50.spec import SPEC
 
@@ -17,3 +19,20 @@ class Which50ImportSensor(ImportStatusSensor):
     """
 
     spec = SPEC
+
+    def __init__(
+        self,
+        *,
+        contact_list_id: int | str,
+        import_job_id: int | str,
+        which50_conn_id: str = "which50_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            job_params={
+                "contact_list_id": contact_list_id,
+                "import_job_id": import_job_id,
+                "which50_conn_id": which50_conn_id,
+            },
+            **kwargs,
+        )

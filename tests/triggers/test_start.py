@@ -121,3 +121,20 @@ def test_the_start_trigger_waits_on_its_rendered_fields(sim):
     event = asyncio.run(first())
     assert event.status.value == "succeeded" and event.result.job_id == str(job["job_id"])
     assert trigger.deadline is not None and trigger.deadline - trigger.waiting_since == sensor.timeout
+
+
+def test_a_mapped_sensor_warns_at_parse_time_and_defers_from_a_worker():
+    """Airflow 3.3 starts no mapped task in the triggerer (its mapped operator takes ``start_trigger_args``
+    from the class, never from ``__init__``): the task is serialized as a plain deferrable one."""
+    with DAG("zero_worker_mapped", schedule=None) as dag, pytest.warns(UserWarning, match="cannot start a mapped"):
+        Which50ImportSensor.partial(task_id="wait", contact_list_id=1, start_from_trigger=True).expand(
+            import_job_id=[2, 3]
+        )
+    task = DagSerialization.from_dict(DagSerialization.to_dict(dag)).get_task("wait")
+    assert task.start_from_trigger is False and task.start_trigger_args is None
+    assert task.partial_kwargs["deferrable"] is True and task.partial_kwargs["end_from_trigger"] is True
+
+
+def test_a_mapped_operator_cannot_start_from_the_trigger_either():
+    with pytest.raises(TypeError, match="uploads on a worker"):
+        Which50ImportOperator.partial(task_id="op", contact_list_id=1, start_from_trigger=True)
