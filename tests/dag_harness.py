@@ -7,14 +7,12 @@ and XComs.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from tests.sensor_harness import trigger_spy
+from tests.sensor_harness import run_dag_source
 
 _dag_ids = itertools.count()
 
@@ -46,21 +44,12 @@ def run_dag(body: str, *, imports: str = "") -> DagRun:
     from airflow.utils.session import create_session
 
     dag_id = f"dag_harness_{os.getpid()}_{next(_dag_ids)}"
-    path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py"
-    path.write_text(
+    dag_run, trigger_runs = run_dag_source(
+        dag_id,
         "from datetime import datetime\n\nfrom airflow.sdk import DAG, task  # noqa: F401\n"
         f"{imports}\n\n"
-        f"with DAG({dag_id!r}, schedule=None, start_date=datetime(2026, 1, 1), catchup=False) as dag:\n{body}\n"
+        f"with DAG({dag_id!r}, schedule=None, start_date=datetime(2026, 1, 1), catchup=False) as dag:\n{body}\n",
     )
-    try:
-        spec = importlib.util.spec_from_file_location(dag_id, path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        with trigger_spy() as trigger_runs:
-            dag_run = module.dag.test()
-    finally:
-        path.unlink()
     with create_session() as session:
         tasks = {}
         for ti in session.query(TaskInstance).filter_by(dag_id=dag_id, run_id=dag_run.run_id):

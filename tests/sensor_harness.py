@@ -54,6 +54,25 @@ class SensorRun:
     """The summary a task with ``rejected_records_path`` pushed under ``rejected_records``."""
 
 
+def run_dag_source(dag_id: str, source: str) -> tuple[Any, list[dict[str, Any]]]:
+    """Write ``source`` (defining ``dag``) as a DAG file in the test DAG folder, ``dag.test()`` it, remove it.
+
+    Returns the DAG run and the kwargs of every ImportStatusTrigger that ran.
+    """
+    path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py"
+    path.write_text(source)
+    try:
+        spec = importlib.util.spec_from_file_location(dag_id, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        with trigger_spy() as trigger_runs:
+            dag_run = module.dag.test()
+    finally:
+        path.unlink()
+    return dag_run, trigger_runs
+
+
 @contextlib.contextmanager
 def trigger_spy() -> Iterator[list[dict[str, Any]]]:
     """Record the kwargs of every ImportStatusTrigger that runs (proof that a task deferred)."""
@@ -90,21 +109,12 @@ def run_sensor(
     rendered = [f"{key}={value!r}" for key, value in params.items()]
     rendered += [f"{key}={source}" for key, source in (source_kwargs or {}).items()]
     dag_id = f"sensor_harness_{os.getpid()}_{next(_dag_ids)}_{mode}"
-    path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / f"{dag_id}.py"
-    path.write_text(
+    dag_run, trigger_runs = run_dag_source(
+        dag_id,
         _DAG_TEMPLATE.format(
             module=sensor_class.__module__, name=sensor_class.__name__, dag_id=dag_id, kwargs=", ".join(rendered)
-        )
+        ),
     )
-    try:
-        spec = importlib.util.spec_from_file_location(dag_id, path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        with trigger_spy() as trigger_runs:
-            dag_run = module.dag.test()
-    finally:
-        path.unlink()
 
     with create_session() as session:
         ti = session.query(TaskInstance).filter_by(dag_id=dag_id, run_id=dag_run.run_id, task_id="wait").one()
