@@ -87,3 +87,16 @@ def test_hook_state_in_settings_is_not_shared(sim):
     first, second = spec.hook_class(spec.simulator_class.conn_id), spec.hook_class(spec.simulator_class.conn_id)
     assert first.get_settings().import_tokens is not second.get_settings().import_tokens
     assert first.get_settings().status_table is second.get_settings().status_table  # the rest is shared
+
+
+def test_the_process_keeps_settings_of_at_most_1024_connections_dropping_the_oldest():
+    assert runtime.SETTINGS_KEPT == 1024
+    try:
+        for number in range(runtime.SETTINGS_KEPT + 1):
+            RUNTIME.keep_settings(("conn", number), {"settings": number})
+        assert RUNTIME.known_settings(("conn", 0)) is None, "the oldest is dropped"
+        assert RUNTIME.known_settings(("conn", 1)) == {"settings": 1}
+        assert RUNTIME.known_settings(("conn", runtime.SETTINGS_KEPT)) == {"settings": runtime.SETTINGS_KEPT}
+        assert len(RUNTIME._settings) == runtime.SETTINGS_KEPT
+    finally:
+        RUNTIME.reset()
