@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
+from airflow_import_status import __version__
 from airflow_import_status.errors import PermanentVendorError, TransientVendorError, VendorPayloadError
 from airflow_import_status.polling import PollPolicy
 from airflow_import_status.runtime import RUNTIME
 from airflow_import_status.scrubbing import secret_forms
 from airflow_import_status.simulators.core import SAMPLE_JOB_ID
-from airflow_import_status import __version__
 from airflow_import_status.transport import (
     ACCEPT_ENCODING,
     AsyncTransport,
