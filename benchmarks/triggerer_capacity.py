@@ -223,7 +223,16 @@ class Orchestrator:
             return None
         return {"max": self.args.profile, "vendor": f"{self.args.profile}.{vendors[0]}"}.get(kind)
 
-    def raw(self, vendor: str, *, size: int, latency: float, cpu_round: int, paced: bool = True) -> dict[str, Any]:
+    def raw(
+        self,
+        vendor: str = "which50",
+        *,
+        size: int,
+        latency: float,
+        rounds: int | None = None,
+        cpu_round: int | None = None,
+        paced: bool = True,
+    ) -> dict[str, Any]:
         """The baseline: raw aiohttp, one session, ``vendor``'s status exchange as the package sends it.
 
         ``paced``: the pollers start as the triggers' first polls do (``FIRST_POLL_SPACING_SECONDS`` apart);
@@ -244,7 +253,7 @@ class Orchestrator:
             "conn_id": recipe["conn_id"],
             "job": job,
             "concurrency": size,
-            "rounds": self.args.throughput_polls,
+            "rounds": rounds or self.args.throughput_polls,
             "ca_bundle": self.ca_bundle,
             "paced": paced,
         }
