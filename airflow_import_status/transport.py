@@ -44,6 +44,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from airflow_import_status import __version__
 from airflow_import_status.errors import PermanentVendorError, TransientVendorError, VendorPayloadError
 
 T = TypeVar("T")
@@ -62,6 +63,11 @@ DEFAULT_MAX_CONNECTIONS = 100
 
 ACCEPT_ENCODING = "gzip, deflate"
 """What both paths advertise: the encodings :class:`BodyDecoder` reads, one layer deep."""
+
+USER_AGENT = f"airflow-import-status/{__version__}"
+"""How both paths name themselves to a vendor (a request's own ``User-Agent`` header wins)."""
+
+_SKIP_CONTENT_TYPE = frozenset({"Content-Type"})
 
 
 @dataclass(frozen=True)
@@ -339,6 +345,7 @@ class SyncTransport:
         self._session = requests.Session()
         self._session.cookies.set_policy(_NO_COOKIES)
         self._session.trust_env = False  # no .netrc credentials or proxies behind the connection's back
+        self._session.headers["User-Agent"] = USER_AGENT
         adapter = _WatchedAdapter()
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
@@ -387,7 +394,6 @@ def new_async_session(verify: Any, max_connections: int) -> aiohttp.ClientSessio
         connector=aiohttp.TCPConnector(ssl=verify, limit=max_connections),
         cookie_jar=aiohttp.DummyCookieJar(),
         auto_decompress=False,
-        skip_auto_headers=("User-Agent", "Content-Type"),
         timeout=aiohttp.ClientTimeout(total=None),
         trust_env=False,
     )
@@ -395,6 +401,10 @@ def new_async_session(verify: Any, max_connections: int) -> aiohttp.ClientSessio
     # every retry here is the poll policy's decision, counted and backed off.
     session._retry_connection = False
     return session
+
+
+def _has_content_type(request: HttpRequest) -> bool:
+    return any(name.lower() == "content-type" for name in request.headers)
 
 
 class AsyncTransport:
@@ -413,9 +423,12 @@ class AsyncTransport:
                 async with session.request(
                     request.method,
                     _yarl_url(request.full_url),
-                    headers={"Accept-Encoding": ACCEPT_ENCODING, **request.headers},
+                    headers={"Accept-Encoding": ACCEPT_ENCODING, "User-Agent": USER_AGENT, **request.headers},
                     data=request.content,
                     allow_redirects=False,
+                    # aiohttp labels a POST without a Content-Type as octet-stream; asking it not to costs a header
+                    # table per request, so only a request without one asks (polls always name theirs)
+                    skip_auto_headers=None if _has_content_type(request) else _SKIP_CONTENT_TYPE,
                 ) as response:
                     refuse_redirect(self.vendor, request, response.status, response.headers.get("location"))
                     decoder = BodyDecoder(self.vendor, response.headers.get("content-encoding"))

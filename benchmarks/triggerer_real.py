@@ -462,7 +462,7 @@ def orchestrate(args: argparse.Namespace) -> None:
             vendors = bench.probe()
             print(f"vendors: {', '.join(vendors)}", flush=True)
             for size in args.sizes:  # the simulated runner first: its jobs_for() resets the simulators
-                raw = bench.raw(size=size, latency=args.latency, rounds=args.raw_rounds)
+                raw = bench.raw(size=size, latency=args.latency, rounds=args.raw_rounds, paced=False)
                 if args.skip_simulated:
                     rows.append({"size": size, "raw": raw, "simulated": None})
                     continue

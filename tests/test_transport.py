@@ -16,12 +16,19 @@ from typing import Any
 
 import pytest
 
+from airflow_import_status import __version__
 from airflow_import_status.errors import PermanentVendorError, TransientVendorError, VendorPayloadError
 from airflow_import_status.polling import PollPolicy
 from airflow_import_status.runtime import RUNTIME
 from airflow_import_status.scrubbing import secret_forms
 from airflow_import_status.simulators.core import SAMPLE_JOB_ID
-from airflow_import_status.transport import AsyncTransport, HttpRequest, TransportSettings
+from airflow_import_status.transport import (
+    ACCEPT_ENCODING,
+    AsyncTransport,
+    HttpRequest,
+    SyncTransport,
+    TransportSettings,
+)
 from airflow_import_status.triggers.import_status import EventStatus, ImportStatusEvent, ImportStatusTrigger
 from tests.hostile import Behaviour, HostileServer
 from tests.registry import VENDOR_CASES, VendorCase, vendor_case
@@ -247,3 +254,39 @@ def test_a_request_that_creates_data_is_never_retried(hostile):
     with pytest.raises(UnsafeToRetryError, match="creates or adds data, so it is not retried"):
         hook.run_flow(upload(), settings)
     assert len(hostile.requests) == 1
+
+
+# ----- what goes on the wire ------------------------------------------------------------------------
+def _sent_head(hostile: HostileServer, request: HttpRequest, path: str) -> dict[str, str]:
+    """The header lines the echo server received for ``request`` on ``path``, names lower-cased."""
+    hostile.behaviour = Behaviour("echo")
+    settings = TransportSettings(timeout=TIMEOUT)
+    if path == "async":
+
+        async def send() -> Any:
+            return await AsyncTransport("toy", settings, lambda url: RUNTIME.async_session(url, settings)).send(request)
+
+        response = asyncio.run(send())
+    else:
+        transport = SyncTransport("toy", settings)
+        response = transport.send(request)
+        transport.close()
+    head = response.body.decode("latin-1").partition("\r\n\r\n")[0].split("\r\n")[1:]
+    return {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in head)}
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_both_paths_name_the_package_and_label_no_body_on_their_own(hostile, path):
+    """The same User-Agent on both paths (aiohttp's and requests' own were dropped), no invented Content-Type."""
+    url = f"{hostile.url}/status"
+    plain = _sent_head(hostile, HttpRequest("GET", url), path)
+    assert plain["user-agent"] == f"airflow-import-status/{__version__}"
+    assert plain["accept-encoding"] == ACCEPT_ENCODING
+    unlabelled = _sent_head(hostile, HttpRequest("POST", url, content=b"rows", idempotent=False), path)
+    assert "content-type" not in unlabelled, unlabelled
+    labelled = _sent_head(
+        hostile, HttpRequest("POST", url, headers={"Content-Type": "text/xml"}, content=b"<a/>"), path
+    )
+    assert labelled["content-type"] == "text/xml"
+    own = _sent_head(hostile, HttpRequest("GET", url, headers={"User-Agent": "vendor-asks-for-this"}), path)
+    assert own["user-agent"] == "vendor-asks-for-this"
