@@ -90,7 +90,12 @@ def local_name(element: etree._Element) -> str:
 
 def xml_children_text(element: etree._Element) -> dict[str, str | None]:
     """Map of child local name to its text, namespaces dropped (last one wins)."""
-    return {local_name(child): child.text for child in element if isinstance(child.tag, str)}
+    fields: dict[str, str | None] = {}
+    for child in element:  # one pass, each tag read once (a status poll maps a dozen children)
+        tag = child.tag
+        if isinstance(tag, str):
+            fields[tag.rpartition("}")[2]] = child.text
+    return fields
 
 
 def optional_int(vendor: str, fields: dict[str, Any], name: str) -> int | None:
@@ -98,14 +103,14 @@ def optional_int(vendor: str, fields: dict[str, Any], name: str) -> int | None:
     value = fields.get(name)
     if value is None or value == "":
         return None
-    if isinstance(value, bool):
-        raise VendorPayloadError(f"field {name!r} is not an integer: {value!r}", vendor=vendor)
     if isinstance(value, str):
         text = value.strip()
         if not _INTEGER.fullmatch(text):
             raise VendorPayloadError(f"field {name!r} is not an integer: {snippet(value)!r}", vendor=vendor)
         value = int(text)
-    if not isinstance(value, int):
+    elif isinstance(value, bool):
+        raise VendorPayloadError(f"field {name!r} is not an integer: {value!r}", vendor=vendor)
+    elif not isinstance(value, int):
         raise VendorPayloadError(f"field {name!r} is not an integer: {snippet(str(value))!r}", vendor=vendor)
     if value < 0:
         raise VendorPayloadError(f"field {name!r} is negative: {value}", vendor=vendor)

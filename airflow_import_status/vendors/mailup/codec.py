@@ -85,12 +85,17 @@ from airflow_import_status.vendors.spec import ConnectionValues, base_url
 
 VENDOR = "mailup"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+_ENVELOPE, _BODY, _FAULT = (f"{{{SOAP_ENV}}}{name}" for name in ("Envelope", "Body", "Fault"))
 MAILUP_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4}) (\d{1,2})([.:])(\d{1,2})\5(\d{1,2})")
 """``dd/MM/yyyy HH.mm.ss`` ("WSMailUpImport.GetProcessDetails": 30/10/2012 15.39.12) or ``HH:mm:ss``
 (a public PHP client parses dd/MM/yyyy HH:mm:ss); a regex, at a fifth of strptime's cost."""
+MAILUP_DATE_LENGTH = len("30/10/2012 15.39.12")
+"""The longest text :data:`MAILUP_DATE` matches."""
 NO_ENC_TYPE = "none"
 STATUS_REQUESTS_CACHED = 8192
 """Status envelopes kept (about 1.5 KiB each): one per waiting MailUp job, up to this many."""
+MAILUP_DATES_CACHED = 4096
+"""Dates kept converted (about 0.2 KiB each): the StartDate of each waiting MailUp process, up to this many."""
 
 _CONFIGURE_HINT = "please report it: MailUp documents StatusCode 1 (queued), 2 (running), 3 (completed), 4 (failed)."
 
@@ -176,6 +181,7 @@ _CHANNEL_COUNTERS = ("NewEmail", "NewMobile", "ExistingEmail", "ExistingMobile",
 _COUNTER_NAMES = ("TotalContacts", *_CHANNEL_COUNTERS)
 _XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 _TRUE_FALSE = {"true": True, "false": False}
+_RETURN_CODE = re.compile(r"-?[0-9]{1,9}")
 
 
 # ----- settings -------------------------------------------------------------------------------------
@@ -456,14 +462,14 @@ def soap_result(response: HttpResponse, operation: str) -> str | None:
         envelope = load_xml(VENDOR, response.body)
     except VendorPayloadError as err:
         raise VendorPayloadError(f"{operation}: unreadable SOAP answer: {err}", vendor=VENDOR) from None
-    if etree.QName(envelope).text != f"{{{SOAP_ENV}}}Envelope":
+    if envelope.tag != _ENVELOPE:
         raise VendorPayloadError(
             f"{operation}: unreadable SOAP answer (no SOAP 1.1 Envelope): {snippet(response.body)!r}", vendor=VENDOR
         )
-    body = envelope.find(f"{{{SOAP_ENV}}}Body")
+    body = _child(envelope, _BODY)
     if body is None:
         raise VendorPayloadError(f"{operation}: unreadable SOAP answer (no Body)", vendor=VENDOR)
-    fault = body.find(f"{{{SOAP_ENV}}}Fault")
+    fault = _child(body, _FAULT)
     if fault is not None:
         fields = xml_children_text(fault)
         code = (fields.get("faultcode") or "").strip()
@@ -472,18 +478,35 @@ def soap_result(response: HttpResponse, operation: str) -> str | None:
             # SOAP 1.1 (W3C note, 4.4.1): "Client" faults mean the message was wrong; resending will not help.
             raise BadRequestError(message, vendor=VENDOR)
         raise TransientVendorError(message, vendor=VENDOR)
-    reply = next((child for child in body if isinstance(child.tag, str)), None)
+    reply = _first_element(body)
     if reply is None or local_name(reply) != f"{operation}Response":
         raise VendorPayloadError(
             f"{operation}: unreadable SOAP answer (no {operation}Response): {snippet(response.body)!r}", vendor=VENDOR
         )
-    result = next((child for child in reply if isinstance(child.tag, str)), None)
+    result = _first_element(reply)
     if result is None or local_name(result) != f"{operation}Result" or len(result):
         raise VendorPayloadError(
             f"{operation}: unreadable SOAP answer (no {operation}Result string): {snippet(response.body)!r}",
             vendor=VENDOR,
         )
     return result.text
+
+
+def _first_element(parent: etree._Element, name: str | None = None) -> etree._Element | None:
+    """``parent``'s first child element (whose local name is ``name``, when given); ``None`` if there is none."""
+    for child in parent:
+        tag = child.tag
+        if isinstance(tag, str) and (name is None or tag.rpartition("}")[2] == name):
+            return child
+    return None
+
+
+def _child(parent: etree._Element, tag: str) -> etree._Element | None:
+    """``parent.find(tag)`` for a qualified tag, at a fifth of its cost (no path to compile)."""
+    for child in parent:
+        if child.tag == tag:
+            return child
+    return None
 
 
 def mailup_body(message: str | bytes | None) -> etree._Element:
@@ -494,9 +517,9 @@ def mailup_body(message: str | bytes | None) -> etree._Element:
         # Already decoded from the envelope: a leftover encoding declaration would mislead lxml.
         message = _XML_DECLARATION.sub("", message, count=1)
     root = load_xml(VENDOR, message)
-    if local_name(root) != "mailupMessage":
+    if root.tag.rpartition("}")[2] != "mailupMessage":
         raise VendorPayloadError(f"expected a <mailupMessage>, got <{local_name(root)}>", vendor=VENDOR)
-    body = next((child for child in root if isinstance(child.tag, str) and local_name(child) == "mailupBody"), None)
+    body = _first_element(root, "mailupBody")
     if body is None:
         raise VendorPayloadError(f"MailUp message without <mailupBody>: {snippet(message)!r}", vendor=VENDOR)
     return body
@@ -529,7 +552,7 @@ def raise_for_return_code(code: int, operation: str, detail: str = "") -> None:
 def optional_int_code(text: str | None) -> int | None:
     """A ReturnCode (negative allowed) or ``None`` when it is not a plain integer."""
     text = (text or "").strip()
-    return int(text) if re.fullmatch(r"-?[0-9]{1,9}", text) else None
+    return int(text) if _RETURN_CODE.fullmatch(text) else None
 
 
 def return_code(body: etree._Element, operation: str, note: str = "") -> int:
@@ -540,10 +563,13 @@ def return_code(body: etree._Element, operation: str, note: str = "") -> int:
         raise VendorPayloadError(
             f"{operation}: ReturnCode is not an integer: {snippet(fields.get('ReturnCode'))!r}", vendor=VENDOR
         )
-    detail = "; ".join(f"{name}={value.strip()}" for name, value in fields.items() if name != "ReturnCode" and value)
-    raise_for_return_code(
-        code, operation, "; ".join(part for part in (snippet(detail) if detail else "", note) if part)
-    )
+    if code < 0:  # the detail is for the error only
+        detail = "; ".join(
+            f"{name}={value.strip()}" for name, value in fields.items() if name != "ReturnCode" and value
+        )
+        raise_for_return_code(
+            code, operation, "; ".join(part for part in (snippet(detail) if detail else "", note) if part)
+        )
     return code
 
 
@@ -586,15 +612,28 @@ def _optional_bool(fields: Mapping[str, str | None], name: str) -> bool | None:
 
 def parse_mailup_date(value: str | None, name: str, timezone: str = DEFAULT_TIMEZONE) -> str | None:
     """``dd/MM/yyyy HH.mm.ss`` (or ``HH:mm:ss``) in the account's timezone to ISO 8601 UTC (``None`` when empty)."""
-    if value is None or not value.strip():
+    text = "" if value is None else value.strip()
+    if not text:
         return None
-    match = MAILUP_DATE.fullmatch(value.strip())
+    utc = _mailup_date_utc(text, timezone) if len(text) <= MAILUP_DATE_LENGTH else None  # the cache holds no junk
+    if utc is None:
+        raise VendorPayloadError(f"field {name!r} is not a dd/MM/yyyy HH.mm.ss date: {snippet(value)!r}", vendor=VENDOR)
+    return utc
+
+
+@functools.lru_cache(maxsize=MAILUP_DATES_CACHED)
+def _mailup_date_utc(text: str, timezone: str) -> str | None:
+    """:func:`parse_mailup_date` of a stripped, non-empty ``text``; ``None`` when it is not such a date.
+
+    Cached: a process's StartDate is the same at every poll.
+    """
+    match = MAILUP_DATE.fullmatch(text)
     if match:
         day, month, year, hour, _, minute, second = match.groups()
         with suppress(ValueError):
             local = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
             return to_utc_iso(local.replace(tzinfo=zoneinfo.ZoneInfo(timezone)))
-    raise VendorPayloadError(f"field {name!r} is not a dd/MM/yyyy HH.mm.ss date: {snippet(value)!r}", vendor=VENDOR)
+    return None
 
 
 def parse_process_details(
@@ -610,9 +649,7 @@ def parse_process_details(
     table = status_table or STATUS_TABLE
     body = mailup_body(message)
     return_code(body, "GetProcessDetails")
-    process = next(
-        (child for child in body if isinstance(child.tag, str) and local_name(child) == "ImportProcess"), None
-    )
+    process = _first_element(body, "ImportProcess")
     process_id = (process.get("idProcess") or "").strip() if process is not None else ""
     if process is None or not process_id:
         raise VendorPayloadError(

@@ -84,6 +84,8 @@ IMPORT_TYPES = ("Add", "Delete")
 """The "Initiate" page: ImportType "Specifies whether to add or delete profiles"."""
 REFRESH_FLAGS = ("AlternateIds", "Contacts", "CustomFields", "Groups", "Tags")
 """The "Initiate" page's ``Refresh*`` flags: what the import replaces instead of adding to."""
+INITIATE_FIELDS = ("DataStageDuration", "ImportType", "MatchCriteria", "MatchValue", "AllowPriorConsents")
+"""The "Initiate" page's other fields (:func:`initiate_body`), which a status answer echoes (inferred)."""
 MAX_EMAIL_ADDRESS_LENGTH = 256
 """The "BulkEmailPreference" resource model: EmailAddress is required, 1..256 characters."""
 
@@ -133,6 +135,17 @@ BULK_IMPORT_FIELDS = (
     "Name",
 )
 _CANONICAL = {name.casefold(): name for name in BULK_IMPORT_FIELDS}
+_KNOWN_NAMES = {
+    name: _CANONICAL.get(name.casefold(), name)
+    for name in (*BULK_IMPORT_FIELDS, *INITIATE_FIELDS, *(f"Refresh{flag}" for flag in REFRESH_FLAGS))
+}
+"""The field names a status answer carries, each to its canonical spelling (one look-up instead of a casefold)."""
+URLS_CACHED = 8192
+"""API URLs kept built (about 0.2 KiB each): the status URL of each waiting import, up to this many."""
+EXPIRES_CACHED = 4096
+"""``Expires`` values kept parsed: one per waiting import, up to this many."""
+EXPIRES_CACHED_LENGTH = 64
+"""Only an ``Expires`` of at most this many characters is cached (an ISO 8601 date has about 33)."""
 
 _CONFIGURE_HINT = (
     "add it to the mypreferences connection extra 'success_statuses' or 'failure_statuses' (comma-separated)."
@@ -177,7 +190,16 @@ class ImportTokenWatch:
 
 
 def expires_at(value: str | None) -> datetime | None:
-    """``Expires`` as an aware datetime; a date without an offset is taken as UTC (inferred); ``None`` if unreadable."""
+    """``Expires`` as an aware datetime; a date without an offset is taken as UTC (inferred); ``None`` if unreadable.
+
+    Cached: an import's ``Expires`` is the same at every poll, read twice a poll.
+    """
+    if value is not None and len(value) <= EXPIRES_CACHED_LENGTH:
+        return _cached_expires_at(value)
+    return _expires_at(value)
+
+
+def _expires_at(value: str | None) -> datetime | None:
     try:
         moment = parse_iso_datetime(VENDOR, value, "Expires")
     except VendorPayloadError:
@@ -185,6 +207,9 @@ def expires_at(value: str | None) -> datetime | None:
     if moment is not None and moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment
+
+
+_cached_expires_at = functools.lru_cache(maxsize=EXPIRES_CACHED)(_expires_at)
 
 
 # ----- settings ---------------------------------------------------------------------------
@@ -218,12 +243,18 @@ class MyPreferencesSettings:
         return f"mypreferences-oauth2:{hashlib.sha256(identity.encode()).hexdigest()}"
 
     def url(self, template: str, client_id: str, access_token: Any = "") -> str:
-        path = template.format(clientId=quote(client_id, safe=""), accessToken=quote(str(access_token), safe=""))
-        return f"{self.base_url}/{path.lstrip('/')}"
+        return _api_url(self.base_url, template, client_id, str(access_token))
 
     def initiate_url(self, client_id: str) -> str:
         """The status path without ``/{accessToken}`` (inferred: InitiateBulkImport posts there)."""
         return self.url(self.status_path.partition("/{accessToken}")[0], client_id)
+
+
+@functools.lru_cache(maxsize=URLS_CACHED)
+def _api_url(base_url: str, template: str, client_id: str, access_token: str) -> str:
+    """:meth:`MyPreferencesSettings.url`, built once per import (the status URL is the same at every poll)."""
+    path = template.format(clientId=quote(client_id, safe=""), accessToken=quote(access_token, safe=""))
+    return f"{base_url}/{path.lstrip('/')}"
 
 
 def _problem(values: ConnectionValues, message: str) -> ConnectionFieldError:
@@ -395,7 +426,7 @@ def check_response(response: HttpResponse, client_id: str, access_token: Any = N
 def bulk_import_fields(body: bytes | str) -> dict[str, Any]:
     """A ``BulkImportStatus`` JSON object, field names matched case-insensitively."""
     data = load_json_object(VENDOR, body)
-    return {_CANONICAL.get(str(key).casefold(), key): value for key, value in data.items()}
+    return {(_KNOWN_NAMES.get(key) or _CANONICAL.get(str(key).casefold(), key)): value for key, value in data.items()}
 
 
 def _progress(state: ImportState, processed: int | None, valid: int | None) -> int | None:
@@ -696,7 +727,7 @@ class MyPreferencesCodec:
 
     def status_flow(self, settings: MyPreferencesSettings, job: MyPreferencesJob) -> Flow[ImportResult]:
         """One status read; a 401 once the import access token must have expired fails at once."""
-        token, watch = job.job_id, settings.import_tokens
+        token, watch = str(job.access_token), settings.import_tokens  # job.job_id, without its field lookup
         watch.polling(token)
         client = job.client_id or settings.client_id
         response = yield from authorized_flow(settings, client, self.status_request(settings, job))

@@ -21,6 +21,8 @@ from airflow_import_status.result import ImportState
 from airflow_import_status.simulators.mailup import WSDL_TEMPLATE, MailUpSimulator, soap_envelope
 from airflow_import_status.transport import HttpResponse, Shared
 from airflow_import_status.vendors.mailup.codec import (
+    MAILUP_DATE_LENGTH,
+    MAILUP_DATES_CACHED,
     ListBusyError,
     MailUpCodec,
     MailUpSettings,
@@ -33,6 +35,7 @@ from airflow_import_status.vendors.mailup.codec import (
     subscriber_problem,
     subscribers_xml,
 )
+from airflow_import_status.vendors.mailup.codec import _mailup_date_utc as mailup_date_cache
 from airflow_import_status.vendors.mailup.spec import LEGACY_SOAP_NAMESPACE, SPEC, MailUpJob
 from airflow_import_status.vendors.spec import ConnectionFieldError
 
@@ -543,3 +546,19 @@ def test_subscriber_values_survive_the_document_whatever_they_hold():
         "field Name holds U+0001, which an XML document cannot carry"
     )
     assert subscriber_problem({"email": "a@example.com", "colour": "red"}).startswith("field(s) colour not")
+
+
+def test_a_date_is_converted_once_in_a_bounded_cache():
+    mailup_date_cache.cache_clear()
+    assert mailup_date_cache.cache_info().maxsize == MAILUP_DATES_CACHED == 4096
+    for _ in range(3):
+        assert parse_mailup_date(" 14/06/2013 10.36.19 ", "StartDate") == "2013-06-14T08:36:19+00:00"
+    assert mailup_date_cache.cache_info()[:2] == (2, 1)  # hits, misses
+    assert parse_mailup_date("14/06/2013 10.36.19", "EndDate", "America/New_York") == "2013-06-14T14:36:19+00:00"
+    for _ in range(2):  # a refused date is refused at every poll, never remembered as a success
+        with pytest.raises(VendorPayloadError, match="StartDate"):
+            parse_mailup_date("31/02/2020 10.00.00", "StartDate")
+    assert MAILUP_DATE_LENGTH == 19
+    with pytest.raises(VendorPayloadError, match="StartDate"):
+        parse_mailup_date("14/06/2013 10.36.19" + " x" * 100_000, "StartDate")
+    assert mailup_date_cache.cache_info().currsize == 3  # a text over 19 characters never enters the cache

@@ -22,10 +22,13 @@ from airflow_import_status.polling import ErrorAction, PollPolicy
 from airflow_import_status.result import ImportState
 from airflow_import_status.transport import HttpResponse
 from airflow_import_status.vendors.mypreferences.codec import (
+    EXPIRES_CACHED,
+    EXPIRES_CACHED_LENGTH,
     MAX_STAGE_BYTES,
     STAGE_BATCH_SIZE,
     MyPreferencesSettings,
     decode_token,
+    expires_at,
     initiate_body,
     parse_bulk_import_status,
     pnauthinfo3_authorization,
@@ -34,6 +37,8 @@ from airflow_import_status.vendors.mypreferences.codec import (
     profile_record,
     stage_request,
 )
+from airflow_import_status.vendors.mypreferences.codec import _api_url as api_url_cache
+from airflow_import_status.vendors.mypreferences.codec import _cached_expires_at as expires_cache
 from airflow_import_status.vendors.mypreferences.spec import SPEC
 from airflow_import_status.vendors.spec import ConnectionFieldError
 
@@ -500,3 +505,27 @@ def test_a_staging_request_is_bounded_by_count_and_by_the_vendors_25_mb():
     record = {"CustomerType": "x" * (MAX_STAGE_BYTES // STAGE_BATCH_SIZE)}  # a little over 25 MB in one batch
     with pytest.raises(BadRequestError, match="over the vendor's 25 MB per request: use a smaller batch_size"):
         stage_request(url, [record] * STAGE_BATCH_SIZE, None)
+
+
+def test_status_urls_are_built_once_in_a_bounded_cache():
+    settings = settings_from_connection(_connection(login="oauth-id", password="oauth-secret"))
+    api_url_cache.cache_clear()
+    assert api_url_cache.cache_info().maxsize == 8192
+    for _ in range(3):
+        assert settings.url(settings.status_path, "AC ME/1", 12) == (
+            "https://pm.mypreferences.com/Profiles/Async/AC%20ME%2F1/Import/12"
+        )
+    assert api_url_cache.cache_info()[:2] == (2, 1)  # hits, misses
+    assert settings.url(settings.status_path, "AC ME/1", "12") == settings.url(settings.status_path, "AC ME/1", 12)
+
+
+def test_expires_is_parsed_once_in_a_bounded_cache():
+    expires_cache.cache_clear()
+    assert (expires_cache.cache_info().maxsize, EXPIRES_CACHED, EXPIRES_CACHED_LENGTH) == (4096, 4096, 64)
+    for _ in range(3):
+        assert expires_at("2026-12-04T17:33:22.8212204Z") == datetime(2026, 12, 4, 17, 33, 22, 821220, tzinfo=UTC)
+        assert expires_at("not a date") is None
+    assert expires_cache.cache_info()[:2] == (4, 2)  # hits, misses
+    long = "2026-12-04T17:33:22." + "1" * 100_000 + "Z"  # still a date: the fraction is cut to microseconds
+    assert expires_at(long) == datetime(2026, 12, 4, 17, 33, 22, 111111, tzinfo=UTC)
+    assert expires_cache.cache_info().currsize == 2  # a value over 64 characters never enters the cache
