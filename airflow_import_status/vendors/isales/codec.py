@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import hashlib
 import hmac
 import json
@@ -90,13 +91,32 @@ def percent_encode(value: str | bytes) -> str:
 def signing_timestamp(now: datetime) -> str:
     """UTC ``yyyy-MM-dd'T'HH:mm:ss.SSS'Z'`` (with milliseconds)."""
     utc = now.astimezone(UTC)
-    return f"{utc.strftime('%Y-%m-%dT%H:%M:%S')}.{utc.microsecond // 1000:03d}Z"
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
+        f".{utc.microsecond // 1000:03d}Z"
+    )
 
 
 def canonical_request(
     method: str, url: str, headers: Mapping[str, str], body: bytes | None, signed_headers: tuple[str, ...]
 ) -> str:
     """The six parts joined by newlines: method, path, sorted query, header names, header lines, body."""
+    by_name = {name.lower(): value for name, value in headers.items()}
+    signed_values = tuple(by_name.get(name, "") for name in signed_headers)
+    if body is not None and len(body) > CANONICAL_CACHE_MAX_BODY:  # an upload: built once, never kept
+        return _canonical_request(method, url, signed_values, body, signed_headers)
+    return _kept_canonical_request(method, url, signed_values, body, signed_headers)
+
+
+CANONICAL_CACHE_SIZE = 4096
+"""Canonical requests kept: a status poll signs the same request every time but for its timestamp."""
+CANONICAL_CACHE_MAX_BODY = 4096
+"""Bodies longer than this (uploads) are never kept (bytes)."""
+
+
+def _canonical_request(
+    method: str, url: str, signed_values: tuple[str, ...], body: bytes | None, signed_headers: tuple[str, ...]
+) -> str:
     parts = urlsplit(url)
     query = "&".join(
         sorted(
@@ -104,13 +124,18 @@ def canonical_request(
             for key, value in parse_qsl(parts.query, keep_blank_values=True)
         )
     )
-    by_name = {name.lower(): value for name, value in headers.items()}
     header_lines = "\n".join(
-        sorted(f"{percent_encode(name)}:{percent_encode(by_name.get(name, '').strip())}" for name in signed_headers)
+        sorted(
+            f"{percent_encode(name)}:{percent_encode(value.strip())}"
+            for name, value in zip(signed_headers, signed_values, strict=True)
+        )
     )
     return "\n".join(
         (method.upper(), parts.path or "/", query, ";".join(signed_headers), header_lines, percent_encode(body or b""))
     )
+
+
+_kept_canonical_request = functools.lru_cache(maxsize=CANONICAL_CACHE_SIZE)(_canonical_request)
 
 
 def sign_request(

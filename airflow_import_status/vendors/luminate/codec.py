@@ -32,6 +32,7 @@ Choices (configurable on the connection where it matters):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import logging
 from collections.abc import Mapping
@@ -345,9 +346,25 @@ def api_request(
     idempotent: bool = True,
 ) -> HttpRequest:
     """A ``CRAddressBookAPI`` call: POST, every parameter (key and token too) in the form body."""
-    form = {**common_params(settings, method), **params, settings.token_param: token}
+    return _api_request(settings, method, tuple(params.items()), token, tuple((headers or {}).items()), idempotent)
+
+
+REQUESTS_KEPT = 4096
+"""Built calls kept: a status poll sends the same call (same job, same session) every time."""
+
+
+@functools.lru_cache(maxsize=REQUESTS_KEPT)
+def _api_request(
+    settings: LuminateSettings,
+    method: str,
+    params: tuple[tuple[str, str], ...],
+    token: str,
+    headers: tuple[tuple[str, str], ...],
+    idempotent: bool,
+) -> HttpRequest:
+    form = {**common_params(settings, method), **dict(params), settings.token_param: token}
     url = servlet_url(settings, ADDRESS_BOOK_SERVLET)
-    return HttpRequest.with_form("POST", url, form, headers=dict(headers or {}), idempotent=idempotent)
+    return HttpRequest.with_form("POST", url, form, headers=dict(headers), idempotent=idempotent)
 
 
 def login_request(settings: LuminateSettings) -> HttpRequest:
@@ -392,12 +409,17 @@ def decode_login(response: HttpResponse, settings: LuminateSettings) -> Fresh[Lu
 
 def login_shared(settings: LuminateSettings, refused: LuminateSession | None = None) -> Shared[LuminateSession]:
     """The process-wide login session of this site, key and constituent (one login in flight)."""
-    return Shared(
-        settings.session_key,
-        login_request(settings),
-        lambda response: decode_login(response, settings),
-        refused=refused,
-    )
+    key, request = _login(settings)
+    return Shared(key, request, lambda response: decode_login(response, settings), refused=refused)
+
+
+LOGINS_KEPT = 256
+"""Login requests kept, one per connection's settings: built once, though sent once per session only."""
+
+
+@functools.lru_cache(maxsize=LOGINS_KEPT)
+def _login(settings: LuminateSettings) -> tuple[tuple[str, str], HttpRequest]:
+    return settings.session_key, login_request(settings)
 
 
 def call_flow(

@@ -292,3 +292,32 @@ def test_urls_for_both_paths_and_vdn_validation():
     for bad in (0, 10000, "abc", True):
         with pytest.raises(BadRequestError, match="vdn_id"):
             query_url(base, bad)
+
+
+def test_the_timestamp_is_strftime_s_to_the_millisecond_for_any_zone_and_moment():
+    """The f-string formatter (cheaper) gives exactly what ``strftime`` gave, milliseconds truncated."""
+    moment = datetime(1999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
+    zones = [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=11))]
+    for step in range(2000):
+        now = (moment + timedelta(days=step * 3.7, microseconds=step * 7919)).astimezone(zones[step % 3])
+        utc = now.astimezone(UTC)
+        assert signing_timestamp(now) == f"{utc.strftime('%Y-%m-%dT%H:%M:%S')}.{utc.microsecond // 1000:03d}Z"
+
+
+def test_canonical_requests_are_kept_in_a_bounded_cache_and_uploads_never():
+    from airflow_import_status.vendors.isales import codec
+
+    codec._kept_canonical_request.cache_clear()
+    assert codec.CANONICAL_CACHE_SIZE == 4096 and codec.CANONICAL_CACHE_MAX_BODY == 4096
+    assert codec._kept_canonical_request.cache_info().maxsize == 4096
+    first = canonical_request("POST", SIGN_URL, SIGN_HEADERS, SIGN_BODY, DEFAULT_SIGNED_HEADERS)
+    again = canonical_request("POST", SIGN_URL, SIGN_HEADERS, SIGN_BODY, DEFAULT_SIGNED_HEADERS)
+    assert first == again == HAND_CANONICAL
+    assert codec._kept_canonical_request.cache_info().hits == 1
+    upload = b"x" * 4097
+    headers = {**SIGN_HEADERS, "Content-Length": str(len(upload))}
+    signed_upload = canonical_request("POST", SIGN_URL, headers, upload, DEFAULT_SIGNED_HEADERS)
+    assert signed_upload.endswith("x" * 4097) and codec._kept_canonical_request.cache_info().currsize == 1
+    # a header the signature covers, changed: a new canonical request, not the kept one
+    other_host = canonical_request("POST", SIGN_URL, {**SIGN_HEADERS, "Host": "h"}, SIGN_BODY, DEFAULT_SIGNED_HEADERS)
+    assert other_host != first and "host:h" in other_host

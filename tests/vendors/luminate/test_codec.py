@@ -15,11 +15,15 @@ from airflow_import_status.errors import (
     VendorPayloadError,
 )
 from airflow_import_status.result import ImportState
+from airflow_import_status.transport import TransportSettings
 from airflow_import_status.vendors.luminate.codec import (
     LuminateSession,
+    LuminateSettings,
+    api_request,
     contacts_count,
     envelope_payload,
     login_session,
+    login_shared,
     parse_job_status,
 )
 from airflow_import_status.vendors.luminate.spec import CONTACTS_METHOD as CONTACTS
@@ -191,3 +195,41 @@ def test_contacts_count_from_seed_xml_and_json_forms():
     assert contacts_count(envelope_payload('<getAddressBookImportContactsResponse xmlns="x"/>', "", CONTACTS)) == 0
     with pytest.raises(VendorPayloadError):
         contacts_count({"contact": "Adam"})
+
+
+def _settings(**changes: object) -> LuminateSettings:
+    return LuminateSettings(
+        **{
+            "base_url": "https://secure2.convio.net/org",
+            "api_key": "key",
+            "transport": TransportSettings(),
+            "login_name": "api-user",
+            "login_password": "pw",
+            **changes,
+        }
+    )
+
+
+def test_the_login_request_is_built_once_per_settings_in_a_bounded_cache():
+    from airflow_import_status.vendors.luminate import codec
+
+    codec._login.cache_clear()
+    assert codec.LOGINS_KEPT == 256 and codec._login.cache_info().maxsize == 256
+    settings = _settings()
+    first, second = login_shared(settings), login_shared(settings)
+    assert first.request is second.request and first.key == second.key == settings.session_key
+    assert b"password=pw" in (first.request.content or b"")
+    renewed = login_shared(_settings(login_password="new"))  # an edited connection: a new login request
+    assert renewed.key != first.key and b"password=new" in (renewed.request.content or b"")
+
+
+def test_a_call_is_built_once_per_job_and_session_in_a_bounded_cache():
+    from airflow_import_status.vendors.luminate import codec
+
+    assert codec.REQUESTS_KEPT == 4096 and codec._api_request.cache_info().maxsize == 4096
+    settings = _settings()
+    call = api_request(settings, "getAddressBookImportJobStatus", {"import_job_id": "7"}, "token-1")
+    assert api_request(settings, "getAddressBookImportJobStatus", {"import_job_id": "7"}, "token-1") is call
+    renewed = api_request(settings, "getAddressBookImportJobStatus", {"import_job_id": "7"}, "token-2")
+    assert renewed is not call and b"token-2" in (renewed.content or b"")
+    assert b"import_job_id=7" in (call.content or b"") and b"token-1" in (call.content or b"")
