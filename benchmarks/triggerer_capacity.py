@@ -25,8 +25,8 @@ Designs:
   concurrency and latency as the ``cpu:<vendor>`` runs, the pollers starting as the triggers'
   first polls do (``FIRST_POLL_SPACING_SECONDS`` apart: the same arrival pattern, since a loop pass
   that handles many answers at once costs less per answer). Each vendor's CPU per whole poll is
-  reported as a ratio to its own raw run just before it, and to ``raw-lockstep`` (the baseline
-  before 0.3: Which50's request, every poller starting at once) of the same round;
+  reported as a ratio to its own raw run just before it, and to ``raw-lockstep`` (the former
+  baseline: Which50's request, every poller starting at once) of the same round;
   ``--cpu-rounds`` rounds, the median ratio reported;
 - ``cold:<vendor>``: the ``cpu:<vendor>`` run with no warm-up, every trigger starting with no
   token, WSDL or login cached; *fetches* counts the vendor requests that are not status polls.
@@ -408,7 +408,7 @@ def orchestrate(args: argparse.Namespace) -> None:
             # each right after its own baseline run: the ratio spans seconds, not minutes; rounds: the median
             cpu_vendors = [v for v in vendors if wanted(args, "cpu", v)]
             for cpu_round in range(args.cpu_rounds if cpu_vendors else 0):
-                # the baseline before 0.3: Which50's request, every poller starting at once
+                # the former baseline: Which50's request, every poller starting at once
                 bench.raw(
                     "which50", size=args.vendor_size, latency=args.throughput_latency, cpu_round=cpu_round, paced=False
                 )
@@ -533,7 +533,7 @@ def cpu_table(results: list[dict[str, Any]]) -> str:
         f"- CPU per whole poll, median of {len(rounds)} rounds (300 triggers of one vendor, interval 0; each ratio "
         f"to raw aiohttp runs of the same round)\n"
         f"  {'vendor':<14} {'ms/poll':>8} {'raw: same exchange, paced':>26} {'ratio':>6} {'min-max':>10} "
-        f"{'raw: which50 lockstep (<0.3)':>29} {'ratio':>6}"
+        f"{'raw: which50 lockstep, former':>29} {'ratio':>6}"
     )
     lines, worst, medians = [header], 0.0, []
     for vendor in vendors:
