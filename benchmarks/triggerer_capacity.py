@@ -217,6 +217,23 @@ class Orchestrator:
         print(format_row(result), flush=True)
         return result
 
+    def one_vendor(
+        self, vendor: str, *, kind: str, polls: int, warm_up: bool = True, cpu_round: int | None = None
+    ) -> dict[str, Any]:
+        """``--vendor-size`` triggers of one vendor at interval 0 (the ``cpu:`` and ``cold:`` runs)."""
+        return self.scenario(
+            [vendor],
+            design="async",
+            size=self.args.vendor_size,
+            latency=self.args.throughput_latency,
+            interval=0,
+            polls=polls,
+            cap=self.args.throughput_cap,
+            kind=kind,
+            warm_up=warm_up,
+            cpu_round=cpu_round,
+        )
+
     def _profile_path(self, kind: str, design: str, vendors: list[str]) -> str | None:
         """Where ``--profile`` writes this run's cProfile: the async max run, and each vendor's CPU run."""
         if not self.args.profile or design != "async":
@@ -414,30 +431,10 @@ def orchestrate(args: argparse.Namespace) -> None:
                 )
                 for vendor in cpu_vendors:
                     bench.raw(vendor, size=args.vendor_size, latency=args.throughput_latency, cpu_round=cpu_round)
-                    bench.scenario(
-                        [vendor],
-                        design="async",
-                        size=args.vendor_size,
-                        latency=args.throughput_latency,
-                        interval=0,
-                        polls=args.throughput_polls,
-                        cap=args.throughput_cap,
-                        kind="vendor",
-                        cpu_round=cpu_round,
-                    )
+                    bench.one_vendor(vendor, kind="vendor", polls=args.throughput_polls, cpu_round=cpu_round)
             # every trigger starts with nothing cached: shared fetches are made once
             for vendor in [v for v in vendors if wanted(args, "cold", v)]:
-                bench.scenario(
-                    [vendor],
-                    design="async",
-                    size=args.vendor_size,
-                    latency=args.throughput_latency,
-                    interval=0,
-                    polls=1,
-                    cap=args.throughput_cap,
-                    kind="cold",
-                    warm_up=False,
-                )
+                bench.one_vendor(vendor, kind="cold", polls=1, warm_up=False)
             if wanted(args, "objects"):
                 print(f"\n{OBJECTS_HEADER}\n{'-' * len(OBJECTS_HEADER)}", flush=True)
                 for size in args.object_sizes:
