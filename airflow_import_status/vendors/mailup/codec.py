@@ -495,8 +495,7 @@ def soap_result(response: HttpResponse, operation: str) -> str | None:
 def _first_element(parent: etree._Element, name: str | None = None) -> etree._Element | None:
     """``parent``'s first child element (whose local name is ``name``, when given); ``None`` if there is none."""
     for child in parent:
-        tag = child.tag
-        if isinstance(tag, str) and (name is None or tag.rpartition("}")[2] == name):
+        if isinstance(child.tag, str) and (name is None or local_name(child) == name):
             return child
     return None
 
@@ -517,7 +516,7 @@ def mailup_body(message: str | bytes | None) -> etree._Element:
         # Already decoded from the envelope: a leftover encoding declaration would mislead lxml.
         message = _XML_DECLARATION.sub("", message, count=1)
     root = load_xml(VENDOR, message)
-    if root.tag.rpartition("}")[2] != "mailupMessage":
+    if local_name(root) != "mailupMessage":
         raise VendorPayloadError(f"expected a <mailupMessage>, got <{local_name(root)}>", vendor=VENDOR)
     body = _first_element(root, "mailupBody")
     if body is None:
